@@ -1,0 +1,480 @@
+"""Reversible patches to moto 5.2.x (written and tested against moto 5.2.5).
+
+Every patch replaces one attribute of one moto class or module and keeps the original,
+so :func:`uninstall` restores moto exactly; :func:`install` refuses to run twice (one
+emulator per process). Line numbers refer to moto 5.2.5. What is patched and why:
+
+``moto.awslambda.models.LambdaFunction._invoke_lambda``
+    moto runs functions in Docker. The replacement hands the invocation to the
+    emulator's local runner (warm worker processes). Everything moto does around it
+    (``Invoke`` API, function errors header, ``LogType=Tail``) is kept.
+
+``moto.awslambda.models.LambdaBackend.create/update/delete_event_source_mapping``
+    moto registers each mapping on its source (``Table.lambda_event_source_mappings``,
+    ``Queue.lambda_event_source_mappings``) and then pushes every write to Lambda
+    synchronously inside the write request, one record per invocation, and clears the
+    stream shard afterwards (dynamodb/models/table.py:235-243, sqs/models.py:577).
+    ``delete_event_source_mapping`` forgets the mapping but leaves it registered on the
+    source (awslambda/models.py:2215), so moto would keep pushing. The wrappers
+    unregister the mapping from its source (the mapping itself stays in moto, so
+    List/Get/Update/Delete behave normally) and tell the emulator, whose pollers deliver.
+
+``moto.dynamodb.models.table.StreamShard.add`` and the write methods of ``DynamoDBBackend``
+    All DynamoDB writes are serialised by one re-entrant lock, the one of
+    :mod:`dynamigrate.emulator._dynamodb_fixes` (installed first; it makes
+    ``TransactWriteItems`` check-then-apply instead of moto's snapshot-and-restore, and
+    it stays installed: it is not reversible). So a table change and its stream record
+    are atomic and stream order equals write order (moto computes the sequence number as
+    ``len(items) + start`` without a lock, table.py:230: concurrent writers could share
+    one). ``update_item`` of a missing item makes moto emit two INSERT records (a key-only
+    put, then the update: dynamodb/models/__init__.py:516 and :545); only the last is
+    kept, as DynamoDB emits one. A transaction's
+    records are committed only if it succeeds. The ESM registry on the table is emptied
+    before every write, so moto's synchronous push never runs and records stay in the
+    shard (sequence numbers are never reused).
+
+``moto.sqs.models.SQSBackend.receive_message`` and ``Queue.delete_message`` / ``Queue.add_message``
+    ``Queue.delete_message`` rebuilds the message list without a lock (sqs/models.py:631);
+    a message sent by another thread at that moment is lost. Receive and delete now hold the queue's own
+    message lock (the one ``add_message`` already uses; long polls release it while they
+    wait). ``add_message`` empties the queue's ESM registry first, so moto never invokes
+    Lambda inside ``SendMessage``, then wakes the emulator's SQS pollers. moto moves a
+    message to the dead-letter queue on the first receive after ``maxReceiveCount``
+    receives, so the pollers' own receives drive the redrive.
+
+``moto.sqs.models.Queue._set_attributes``
+    ``SetQueueAttributes`` without a ``Policy`` attribute clears the queue policy
+    (sqs/models.py:358 assigns ``attributes.get("Policy")`` unconditionally). AWS changes
+    only the attributes a request names; so does the wrapper. Without it, a redrive
+    policy and a queue policy applied by two Terraform resources in parallel race.
+
+``moto.s3.notifications.send_event``
+    moto sends bucket notifications from the account of the request, not of the bucket:
+    a PutObject by account A into account B's bucket looks the notification queue up in
+    account A and silently drops the event (s3/models.py:2368 passes the request's
+    ``self.account_id``; s3/notifications.py:145 swallows the error). The wrapper passes the bucket
+    owner's account, as AWS does; this is what makes "write straight into the target
+    account's bucket" work.
+
+``moto.s3.models.FakeBucket.get_permission``
+    moto evaluates bucket policy conditions with ``StringEquals`` only and treats every
+    other operator as satisfied (iam/policy_conditions.py:35-44), so the usual TLS-only
+    statement (``Deny`` when ``Bool aws:SecureTransport = false``) denies every object
+    request (403). The replacement evaluates conditions on the keys the emulator knows,
+    with IAM's operators (``aws:SecureTransport`` is ``true``: the emulator stands in for
+    AWS's HTTPS endpoints); a statement whose condition does not hold does not apply, and
+    one conditioned on a key the emulator cannot know (``aws:PrincipalArn``,
+    ``aws:SourceVpce``...) is ignored. Unconditional statements behave as in moto. IAM is
+    not enforced beyond that.
+
+Kinesis mappings are left to moto (it pushes synchronously; the function then runs in
+the local runner, without batching or retry semantics).
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+import threading
+from importlib import metadata
+from typing import TYPE_CHECKING, Any, Protocol
+
+from moto.awslambda.models import EventSourceMapping, LambdaBackend, LambdaFunction
+from moto.dynamodb.models import DynamoDBBackend, dynamodb_backends
+from moto.dynamodb.models.table import StreamShard
+from moto.iam.access_control import IAMPolicyStatement, PermissionResult
+from moto.moto_api._internal.models import moto_api_backend
+from moto.s3 import notifications as s3_notifications
+from moto.s3.models import FakeBucket
+from moto.sqs.models import Queue, SQSBackend, sqs_backends
+
+from dynamigrate.emulator import _dynamodb_fixes
+from dynamigrate.emulator._version import TESTED_VERSION, MotoVersionError, check_moto_version
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
+    from types import ModuleType
+
+# One lock for every DynamoDB write in the process (all accounts and regions) and for
+# the pollers' reads of stream shards. Re-entrant: backend methods call each other.
+DDB_LOCK = _dynamodb_fixes.WRITE_LOCK
+
+# What bucket policy conditions see: requests arrive as over AWS's HTTPS endpoints.
+_REQUEST_CONTEXT = {"aws:SecureTransport": "true"}
+
+_StreamWrite = tuple["StreamShard", Any, Any]
+
+
+class Hooks(Protocol):
+    """What the patched moto calls back into (the running emulator)."""
+
+    def invoke(self, function: LambdaFunction, event: Any) -> tuple[str, bool, str]: ...
+
+    def esm_created(self, backend: LambdaBackend, esm: EventSourceMapping) -> None: ...
+
+    def esm_changed(self, esm: EventSourceMapping) -> None: ...
+
+    def esm_deleted(self, uuid: str) -> None: ...
+
+    def stream_appended(self, account_id: str, region: str, table_name: str) -> None: ...
+
+    def sqs_message_added(self, account_id: str, region: str, queue_name: str) -> None: ...
+
+
+_state_lock = threading.Lock()
+_hooks: Hooks | None = None
+_originals: list[tuple[type | ModuleType, str, Any]] = []
+_tls = threading.local()
+
+
+def installed() -> bool:
+    return _hooks is not None
+
+
+class _Detached:
+    """Stands in when a request thread races :func:`uninstall` (shutdown): nothing runs, nothing is pushed."""
+
+    def invoke(self, function: LambdaFunction, event: Any) -> tuple[str, bool, str]:
+        return '{"errorType": "Runtime.Shutdown", "errorMessage": "the emulator is stopping"}', True, ""
+
+    def esm_created(self, backend: LambdaBackend, esm: EventSourceMapping) -> None:
+        pass
+
+    def esm_changed(self, esm: EventSourceMapping) -> None:
+        pass
+
+    def esm_deleted(self, uuid: str) -> None:
+        pass
+
+    def stream_appended(self, account_id: str, region: str, table_name: str) -> None:
+        pass
+
+    def sqs_message_added(self, account_id: str, region: str, queue_name: str) -> None:
+        pass
+
+
+def _active() -> Hooks:
+    return _hooks or _Detached()
+
+
+def _replace(owner: type, name: str, make: Callable[[Any], Any]) -> None:
+    original = owner.__dict__.get(name)
+    if original is None:
+        raise MotoVersionError(
+            f"moto {metadata.version('moto')} has no {owner.__module__}.{owner.__qualname__}.{name}; "
+            f"dynamigrate.emulator is written against moto {TESTED_VERSION}"
+        )
+    _originals.append((owner, name, original))
+    setattr(owner, name, make(original))
+
+
+def _replace_function(module: ModuleType, name: str, make: Callable[[Any], Any]) -> None:
+    original = module.__dict__.get(name)
+    if original is None:
+        raise MotoVersionError(
+            f"moto {metadata.version('moto')} has no {module.__name__}.{name}; "
+            f"dynamigrate.emulator is written against moto {TESTED_VERSION}"
+        )
+    _originals.append((module, name, original))
+    setattr(module, name, make(original))
+
+
+# ------------------------------------------------------------------ DynamoDB streams
+
+
+def _frames() -> list[list[_StreamWrite]]:
+    frames: list[list[_StreamWrite]] | None = getattr(_tls, "frames", None)
+    if frames is None:
+        frames = []
+        _tls.frames = frames
+    return frames
+
+
+def _make_emit(original_add: Callable[..., None]) -> Callable[[StreamShard, Any, Any], None]:
+    def emit(shard: StreamShard, old: Any, new: Any) -> None:
+        frames = _frames()
+        if frames:
+            frames[-1].append((shard, old, new))
+            return
+        table = shard.table
+        table.lambda_event_source_mappings.clear()
+        original_add(shard, old, new)
+        _active().stream_appended(table.account_id, table.region_name, table.name)
+
+    return emit
+
+
+def _captured(
+    emit: Callable[[StreamShard, Any, Any], None],
+    keep_on_success: Callable[[list[_StreamWrite]], list[_StreamWrite]],
+    keep_on_error: Callable[[list[_StreamWrite]], list[_StreamWrite]],
+) -> Callable[[Any], Any]:
+    """Wrap a backend write: hold DDB_LOCK, collect its stream records, then emit a selection."""
+
+    def make(original: Any) -> Any:
+        def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
+            with DDB_LOCK:
+                frames = _frames()
+                frames.append([])
+                try:
+                    result = original(self, *args, **kwargs)
+                except BaseException:
+                    for write in keep_on_error(frames.pop()):
+                        emit(*write)
+                    raise
+                for write in keep_on_success(frames.pop()):
+                    emit(*write)
+                return result
+
+        return wrapper
+
+    return make
+
+
+def _locked(original: Any) -> Any:
+    def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
+        with DDB_LOCK:
+            return original(self, *args, **kwargs)
+
+    return wrapper
+
+
+def _install_dynamodb() -> None:
+    original_add = StreamShard.__dict__["add"]
+    emit = _make_emit(original_add)
+
+    def make_add(_original: Any) -> Any:
+        def add(self: StreamShard, old: Any, new: Any) -> None:
+            with DDB_LOCK:
+                emit(self, old, new)
+
+        return add
+
+    _replace(StreamShard, "add", make_add)
+    for name in ("put_item", "delete_item", "execute_statement", "execute_transaction", "batch_execute_statement"):
+        _replace(DynamoDBBackend, name, _locked)
+    # update_item of a missing item: moto emits a key-only INSERT, then the real one.
+    _replace(DynamoDBBackend, "update_item", _captured(emit, lambda ws: ws[-1:], lambda ws: ws))
+    # A cancelled transaction is rolled back by moto: none of its records happened.
+    _replace(DynamoDBBackend, "transact_write_items", _captured(emit, lambda ws: ws, lambda _ws: []))
+
+
+# ---------------------------------------------------------------------------- SQS
+
+
+def _install_sqs() -> None:
+    def make_receive(original: Any) -> Any:
+        def receive_message(self: SQSBackend, queue_name: str, *args: Any, **kwargs: Any) -> Any:
+            queue = self.get_queue(queue_name)
+            with queue._messages_lock:
+                return original(self, queue_name, *args, **kwargs)
+
+        return receive_message
+
+    def make_delete(original: Any) -> Any:
+        def delete_message(self: Queue, receipt_handle: str) -> None:
+            with self._messages_lock:
+                original(self, receipt_handle)
+
+        return delete_message
+
+    def make_add(original: Any) -> Any:
+        def add_message(self: Queue, message: Any) -> None:
+            self.lambda_event_source_mappings.clear()
+            original(self, message)
+            _active().sqs_message_added(self.account_id, self.region, self.name)  # wakes this queue's pollers
+
+        return add_message
+
+    def make_set_attributes(original: Any) -> Any:
+        def _set_attributes(self: Queue, attributes: dict[str, Any], *args: Any, **kwargs: Any) -> None:
+            policy = getattr(self, "policy", None)
+            original(self, attributes, *args, **kwargs)
+            if "Policy" not in attributes:
+                self.policy = policy  # SetQueueAttributes changes only the attributes it names
+
+        return _set_attributes
+
+    _replace(SQSBackend, "receive_message", make_receive)
+    _replace(Queue, "delete_message", make_delete)
+    _replace(Queue, "add_message", make_add)
+    _replace(Queue, "_set_attributes", make_set_attributes)
+
+
+# ----------------------------------------------------------------------------- S3
+
+
+def _install_s3() -> None:
+    def make_send(original: Any) -> Any:
+        def send_event(account_id: str, event_name: Any, bucket: Any, key: Any) -> None:
+            original(getattr(bucket, "account_id", account_id), event_name, bucket, key)
+
+        return send_event
+
+    _replace_function(s3_notifications, "send_event", make_send)
+
+
+def _matches(operator: str, expected: Any, actual: str) -> bool | None:
+    """One IAM condition operator on a known value; None when the operator is not supported here."""
+    values = [str(value) for value in (expected if isinstance(expected, list) else [expected])]
+    if operator == "Bool":
+        return actual.lower() in {value.lower() for value in values}
+    if operator == "Null":
+        return any(value.lower() == "false" for value in values)  # the key is present
+    negated = "Not" in operator  # StringNotEquals, StringNotLike, ArnNotEquals, ArnNotLike, ...
+    positive = operator.replace("Not", "", 1)
+    if positive in ("StringEquals", "ArnEquals"):
+        hit = actual in values
+    elif positive == "StringEqualsIgnoreCase":
+        hit = actual.lower() in {value.lower() for value in values}
+    elif positive in ("StringLike", "ArnLike"):
+        hit = any(fnmatch.fnmatchcase(actual, value) for value in values)
+    else:
+        return None
+    return hit != negated
+
+
+def condition_holds(condition: dict[str, Any], context: dict[str, str]) -> bool | None:
+    """Whether an IAM ``Condition`` block holds in ``context``; None if it needs a key not in ``context``."""
+    known = {key.lower(): value for key, value in context.items()}
+    for raw_operator, entries in condition.items():
+        operator = raw_operator.split(":")[-1]  # ForAnyValue:/ForAllValues: on single-valued keys
+        if_exists = operator.endswith("IfExists")
+        operator = operator.removesuffix("IfExists")
+        for key, expected in entries.items():
+            actual = known.get(key.lower())
+            if actual is None:
+                if if_exists:
+                    continue
+                return None
+            result = _matches(operator, expected, actual)
+            if result is None:
+                return None
+            if not result:
+                return False
+    return True
+
+
+def _install_s3_policies() -> None:
+    def make_get_permission(_original: Any) -> Any:
+        def get_permission(self: FakeBucket, action: str, resource: str) -> PermissionResult:
+            if self.policy is None:
+                return PermissionResult.NEUTRAL
+            policy = self.policy.decode() if isinstance(self.policy, bytes) else str(self.policy)
+            statements = json.loads(policy).get("Statement", [])
+            permitted = False
+            for statement in statements if isinstance(statements, list) else [statements]:
+                condition = statement.get("Condition")
+                if condition and condition_holds(condition, _REQUEST_CONTEXT) is not True:
+                    continue  # does not hold, or cannot be known here: the statement does not apply
+                unconditional = {key: value for key, value in statement.items() if key != "Condition"}
+                result = IAMPolicyStatement(unconditional).is_action_permitted(action, resource)
+                if result == PermissionResult.DENIED:
+                    return result
+                permitted = permitted or result == PermissionResult.PERMITTED
+            return PermissionResult.PERMITTED if permitted else PermissionResult.NEUTRAL
+
+        return get_permission
+
+    _replace(FakeBucket, "get_permission", make_get_permission)
+
+
+# ------------------------------------------------------------------------- Lambda
+
+
+def _sources_of(backend: LambdaBackend) -> Iterator[dict[str, Any]]:
+    for queue in sqs_backends[backend.account_id][backend.region_name].queues.values():
+        yield queue.lambda_event_source_mappings
+    for table in dynamodb_backends[backend.account_id][backend.region_name].tables.values():
+        yield table.lambda_event_source_mappings
+
+
+def _unregister(backend: LambdaBackend, esm: EventSourceMapping) -> None:
+    for registry in _sources_of(backend):
+        for key, value in list(registry.items()):
+            if value is esm:
+                del registry[key]
+
+
+def _install_lambda() -> None:
+    def make_invoke(_original: Any) -> Any:
+        def _invoke_lambda(self: LambdaFunction, event: Any = None) -> tuple[str, bool, str]:
+            return _active().invoke(self, event)
+
+        return _invoke_lambda
+
+    def make_create(original: Any) -> Any:
+        def create_event_source_mapping(self: LambdaBackend, spec: dict[str, Any]) -> EventSourceMapping:
+            with DDB_LOCK:  # a LATEST starting position is taken while no write is half done
+                esm: EventSourceMapping = original(self, spec)
+                if esm.event_source_arn.split(":")[2] in ("dynamodb", "sqs"):
+                    _unregister(self, esm)
+                    _active().esm_created(self, esm)
+            return esm
+
+        return create_event_source_mapping
+
+    def make_update(original: Any) -> Any:
+        def update_event_source_mapping(self: LambdaBackend, uuid: str, spec: dict[str, Any]) -> Any:
+            esm = original(self, uuid, spec)
+            if esm is not None:
+                _active().esm_changed(esm)
+            return esm
+
+        return update_event_source_mapping
+
+    def make_delete(original: Any) -> Any:
+        def delete_event_source_mapping(self: LambdaBackend, uuid: str) -> Any:
+            esm = original(self, uuid)
+            if esm is not None:
+                _unregister(self, esm)  # moto itself forgets to (the source would keep pushing)
+                _active().esm_deleted(uuid)
+            return esm
+
+        return delete_event_source_mapping
+
+    _replace(LambdaFunction, "_invoke_lambda", make_invoke)
+    _replace(LambdaBackend, "create_event_source_mapping", make_create)
+    _replace(LambdaBackend, "update_event_source_mapping", make_update)
+    _replace(LambdaBackend, "delete_event_source_mapping", make_delete)
+
+
+def install(hooks: Hooks) -> None:
+    """Apply every patch, routing callbacks to ``hooks``. One emulator per process."""
+    global _hooks  # noqa: PLW0603 - the patches are process-wide by nature
+    check_moto_version()
+    with _state_lock:
+        if _hooks is not None:
+            raise RuntimeError(
+                "an Emulator is already running in this process (moto's state is process-wide); stop it first"
+            )
+        _dynamodb_fixes.install()  # idempotent and permanent; first, so our wrappers go around it
+        try:
+            _install_lambda()
+            _install_dynamodb()
+            _install_sqs()
+            _install_s3()
+            _install_s3_policies()
+        except BaseException:
+            _restore()
+            raise
+        _hooks = hooks
+
+
+def _restore() -> None:
+    while _originals:
+        owner, name, original = _originals.pop()
+        setattr(owner, name, original)
+
+
+def uninstall() -> None:
+    """Restore every patched moto attribute. Safe to call when nothing is installed."""
+    global _hooks  # noqa: PLW0603
+    with _state_lock:
+        _restore()
+        _hooks = None
+
+
+def reset_moto_state() -> None:
+    """Forget every resource in every account (moto's ``/moto-api/reset``)."""
+    moto_api_backend.reset()
