@@ -1,0 +1,145 @@
+# dynamigrate: zero-downtime DynamoDB table migration across AWS accounts.
+#
+#   source account                          target account
+#   table --stream--> stream-to-s3 --PutObject--> change bucket (changes/)
+#                                                   | s3:ObjectCreated
+#                                                   v
+#                                             change queue --> writer --> table
+#                                                   | (5 receives)         |
+#                                                   v                      v
+#                                                 DLQ                   ledger
+#
+# Both accounts are configured by one apply with two aliased providers. The
+# target side does not depend on the source side: the change bucket policy
+# trusts the source role by ARN, computed here from the naming convention, so
+# the target account can also be applied first on its own (examples/per-account).
+
+data "aws_partition" "target" {
+  provider = aws.target
+}
+
+data "aws_region" "source" {
+  provider = aws.source
+}
+
+data "aws_region" "target" {
+  provider = aws.target
+}
+
+locals {
+  lambda_package_path = coalesce(var.lambda_package_path, "${path.module}/dist/dynamigrate-lambda.zip")
+
+  partition              = data.aws_partition.target.partition
+  source_role_name       = coalesce(var.source_role_name, "${var.name}-stream-to-s3")
+  source_writer_role_arn = "arn:${local.partition}:iam::${var.source_account_id}:role/${local.source_role_name}"
+
+  operator_trusted_principal_arns = coalescelist(var.operator_trusted_principal_arns, ["arn:${local.partition}:iam::${var.target_account_id}:root"])
+}
+
+################################################################################
+# Target account
+################################################################################
+
+module "target" {
+  source = "./modules/target"
+
+  providers = {
+    aws = aws.target
+  }
+
+  name                   = var.name
+  source_account_id      = var.source_account_id
+  target_account_id      = var.target_account_id
+  source_writer_role_arn = local.source_writer_role_arn
+  target_table_name      = var.target_table_name
+  version_attribute      = var.version_attribute
+
+  lambda_package_path = local.lambda_package_path
+  runtime             = var.runtime
+  architectures       = var.architectures
+  tracing_mode        = var.tracing_mode
+  writer              = var.writer
+
+  change_bucket_name                   = var.change_bucket_name
+  force_destroy                        = var.force_destroy
+  change_log_retention_in_days         = var.change_log_retention_in_days
+  dead_letter_retention_in_days        = var.dead_letter_retention_in_days
+  noncurrent_version_retention_in_days = var.noncurrent_version_retention_in_days
+  access_logging                       = var.change_bucket_access_logging
+  queue_message_retention_in_seconds   = var.queue_message_retention_in_seconds
+  ledger_retention_in_days             = var.ledger_retention_in_days
+  ledger_deletion_protection_enabled   = var.ledger_deletion_protection_enabled
+
+  kms_key_arn                   = var.kms_key_arn
+  log_kms_key_arn               = var.target_log_kms_key_arn
+  role_permissions_boundary_arn = var.target_role_permissions_boundary_arn
+
+  log_level             = var.log_level
+  log_retention_in_days = var.log_retention_in_days
+  tags                  = var.tags
+}
+
+################################################################################
+# Source account
+################################################################################
+
+module "source" {
+  source = "./modules/source"
+
+  providers = {
+    aws = aws.source
+  }
+
+  name               = var.name
+  source_account_id  = var.source_account_id
+  target_account_id  = var.target_account_id
+  source_table_name  = var.source_table_name
+  change_bucket_name = module.target.change_bucket_name
+  role_name          = local.source_role_name
+  kms_key_arn        = var.kms_key_arn
+
+  lambda_package_path = local.lambda_package_path
+  runtime             = var.runtime
+  architectures       = var.architectures
+  tracing_mode        = var.tracing_mode
+  stream              = var.stream
+
+  on_failure_bucket_arn         = var.on_failure_bucket_arn
+  on_failure_bucket_name        = var.on_failure_bucket_name
+  on_failure_retention_in_days  = var.on_failure_retention_in_days
+  on_failure_bucket_kms_key_arn = var.on_failure_bucket_kms_key_arn
+  force_destroy                 = var.force_destroy
+  access_logging                = var.on_failure_bucket_access_logging
+
+  log_kms_key_arn               = var.source_log_kms_key_arn
+  role_permissions_boundary_arn = var.source_role_permissions_boundary_arn
+
+  log_level             = var.log_level
+  log_retention_in_days = var.log_retention_in_days
+  tags                  = var.tags
+}
+
+################################################################################
+# Operator role (source account), assumed by the CLI from the target account
+################################################################################
+
+module "operator_role" {
+  source = "./modules/cross-account-role"
+  count  = var.create_operator_role ? 1 : 0
+
+  providers = {
+    aws = aws.source
+  }
+
+  name                      = coalesce(var.operator_role_name, "${var.name}-operator")
+  description               = "dynamigrate ${var.name}: lets the migration CLI read ${var.source_table_name} and pause/resume its stream mapping."
+  trusted_principal_arns    = local.operator_trusted_principal_arns
+  external_id               = var.operator_external_id
+  table_arns                = [module.source.source_table_arn]
+  allow_write               = var.operator_allow_write
+  event_source_mapping_arns = [module.source.event_source_mapping_arn]
+  max_session_duration      = var.operator_max_session_duration
+  permissions_boundary_arn  = var.source_role_permissions_boundary_arn
+
+  tags = merge({ "dynamigrate:migration" = var.name }, var.tags)
+}

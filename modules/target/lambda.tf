@@ -1,0 +1,86 @@
+################################################################################
+# Writer function: reads change-log objects named in queue messages and
+# applies each change to the target table, newest-wins, through the ledger.
+################################################################################
+
+resource "aws_cloudwatch_log_group" "this" {
+  #checkov:skip=CKV_AWS_338:Retention is a variable (log_retention_in_days, default 30): a migration's debug logs rarely need a year, and the change log itself lives in S3.
+  name              = local.log_group_name
+  retention_in_days = var.log_retention_in_days
+  kms_key_id        = var.log_kms_key_arn
+
+  tags = local.tags
+}
+
+resource "aws_lambda_function" "this" {
+  #checkov:skip=CKV_AWS_117:The function only calls AWS APIs (S3, SQS, DynamoDB); a VPC adds NAT or endpoint cost and no protection here.
+  #checkov:skip=CKV_AWS_116:Invoked only by an SQS event source mapping; failed messages go to the queue's own dead-letter queue, and a function DLQ applies to asynchronous invocations only.
+  #checkov:skip=CKV_AWS_272:Code signing needs an AWS Signer profile outside this module; the package is built reproducibly by `make build` and pinned by source_code_hash.
+  #checkov:skip=CKV_AWS_173:The environment holds only resource names and tuning values, no secrets; Lambda encrypts it at rest with its service key.
+  function_name = local.function_name
+  description   = "dynamigrate ${var.name}: applies change-log objects from S3 to ${var.target_table_name}"
+  role          = aws_iam_role.this.arn
+
+  handler       = "dynamigrate.handlers.s3_to_table.lambda_handler"
+  runtime       = var.runtime
+  architectures = var.architectures
+
+  filename         = var.lambda_package_path
+  source_code_hash = filebase64sha256(var.lambda_package_path)
+
+  timeout                        = var.writer.timeout_in_seconds
+  memory_size                    = var.writer.memory_size
+  reserved_concurrent_executions = var.writer.reserved_concurrent_executions
+
+  tracing_config {
+    mode = var.tracing_mode
+  }
+
+  environment {
+    variables = {
+      TARGET_TABLE_NAME            = var.target_table_name
+      LEDGER_TABLE_NAME            = local.ledger_table_name
+      CHANGE_BUCKET_NAME           = local.bucket_name
+      CHANGE_PREFIX                = local.change_prefix
+      DEAD_LETTER_PREFIX           = local.dead_letter_prefix
+      VERSION_ATTRIBUTE            = var.version_attribute == null ? "" : var.version_attribute
+      LEDGER_RETENTION_SECONDS     = tostring(var.ledger_retention_in_days * 86400)
+      WRITER_THREADS               = tostring(var.writer.threads)
+      MIGRATION_NAME               = var.name
+      POWERTOOLS_SERVICE_NAME      = "dynamigrate-writer"
+      POWERTOOLS_METRICS_NAMESPACE = "Dynamigrate"
+      POWERTOOLS_LOG_LEVEL         = var.log_level
+      LOG_LEVEL                    = var.log_level
+    }
+  }
+
+  tags = local.tags
+
+  # The log group must exist before the first invocation (or Lambda creates
+  # one without retention), the role must already carry its permissions, and
+  # the ledger must be there to write to.
+  depends_on = [
+    aws_cloudwatch_log_group.this,
+    aws_iam_role_policy.this,
+    aws_dynamodb_table.ledger,
+  ]
+}
+
+resource "aws_lambda_event_source_mapping" "this" {
+  event_source_arn = aws_sqs_queue.changes.arn
+  function_name    = aws_lambda_function.this.arn
+  enabled          = var.writer.enabled
+
+  batch_size                         = var.writer.batch_size
+  maximum_batching_window_in_seconds = var.writer.maximum_batching_window_in_seconds
+  function_response_types            = ["ReportBatchItemFailures"]
+
+  scaling_config {
+    maximum_concurrency = var.writer.maximum_concurrency
+  }
+
+  tags = local.tags
+
+  # Never consume a message before failures can reach the dead-letter queue.
+  depends_on = [aws_sqs_queue_redrive_policy.changes]
+}

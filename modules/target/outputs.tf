@@ -1,0 +1,117 @@
+################################################################################
+# Change bucket
+################################################################################
+
+output "change_bucket_name" {
+  description = "Name of the change bucket the source stream function writes to."
+  value       = try(aws_s3_bucket.this.bucket, null)
+}
+
+output "change_bucket_arn" {
+  description = "ARN of the change bucket."
+  value       = try(aws_s3_bucket.this.arn, null)
+}
+
+output "change_prefix" {
+  description = "Key prefix of change-log objects in the change bucket."
+  value       = local.change_prefix
+}
+
+output "source_writer_role_arn" {
+  description = "ARN of the source account role the change bucket policy lets put change-log objects."
+  value       = var.source_writer_role_arn
+}
+
+output "dead_letter_prefix" {
+  description = "Key prefix under which the writer stores records it could not apply."
+  value       = local.dead_letter_prefix
+}
+
+################################################################################
+# Queues
+################################################################################
+
+output "queue_url" {
+  description = "URL of the change queue (S3 notifications consumed by the writer)."
+  value       = try(aws_sqs_queue.changes.url, null)
+}
+
+output "queue_arn" {
+  description = "ARN of the change queue."
+  value       = try(aws_sqs_queue.changes.arn, null)
+}
+
+output "dead_letter_queue_url" {
+  description = "URL of the change queue's dead-letter queue."
+  value       = try(aws_sqs_queue.dead_letter.url, null)
+}
+
+output "dead_letter_queue_arn" {
+  description = "ARN of the change queue's dead-letter queue."
+  value       = try(aws_sqs_queue.dead_letter.arn, null)
+}
+
+################################################################################
+# Writer
+################################################################################
+
+output "writer_function_name" {
+  description = "Name of the writer Lambda function."
+  value       = try(aws_lambda_function.this.function_name, null)
+}
+
+output "writer_function_arn" {
+  description = "ARN of the writer Lambda function."
+  value       = try(aws_lambda_function.this.arn, null)
+}
+
+output "writer_role_arn" {
+  description = "ARN of the writer's execution role."
+  value       = try(aws_iam_role.this.arn, null)
+}
+
+output "writer_log_group_name" {
+  description = "Name of the writer's CloudWatch log group."
+  value       = try(aws_cloudwatch_log_group.this.name, null)
+}
+
+output "writer_event_source_mapping_uuid" {
+  description = "UUID of the event source mapping from the change queue to the writer (disable it to pause replication)."
+  value       = try(aws_lambda_event_source_mapping.this.uuid, null)
+}
+
+output "writer_event_source_mapping_arn" {
+  description = "ARN of the event source mapping from the change queue to the writer."
+  value       = try(aws_lambda_event_source_mapping.this.arn, null)
+}
+
+################################################################################
+# Tables
+################################################################################
+
+output "ledger_table_name" {
+  description = "Name of the ledger table (tombstones and last-applied positions)."
+  value       = try(aws_dynamodb_table.ledger.name, null)
+}
+
+output "ledger_table_arn" {
+  description = "ARN of the ledger table."
+  value       = try(aws_dynamodb_table.ledger.arn, null)
+}
+
+output "target_table_arn" {
+  description = "ARN of the target table (looked up, not managed)."
+  value       = try(data.aws_dynamodb_table.target.arn, null)
+}
+
+output "table_key" {
+  description = "Key schema of the target table: hash_key, range_key (null when none) and the type (S, N or B) of each key attribute."
+  value = {
+    hash_key  = data.aws_dynamodb_table.target.hash_key
+    range_key = try(data.aws_dynamodb_table.target.range_key, null) == "" ? null : try(data.aws_dynamodb_table.target.range_key, null)
+    types = {
+      for attribute in data.aws_dynamodb_table.target.attribute : attribute.name => attribute.type
+      if contains([data.aws_dynamodb_table.target.hash_key, try(data.aws_dynamodb_table.target.range_key, "")], attribute.name)
+    }
+  }
+}

@@ -1,0 +1,169 @@
+################################################################################
+# Target account
+################################################################################
+
+output "change_bucket_name" {
+  description = "Name of the change bucket (target account)."
+  value       = module.target.change_bucket_name
+}
+
+output "change_bucket_arn" {
+  description = "ARN of the change bucket (target account)."
+  value       = module.target.change_bucket_arn
+}
+
+output "queue_url" {
+  description = "URL of the change queue (target account)."
+  value       = module.target.queue_url
+}
+
+output "queue_arn" {
+  description = "ARN of the change queue (target account)."
+  value       = module.target.queue_arn
+}
+
+output "dead_letter_queue_url" {
+  description = "URL of the change queue's dead-letter queue (target account)."
+  value       = module.target.dead_letter_queue_url
+}
+
+output "dead_letter_queue_arn" {
+  description = "ARN of the change queue's dead-letter queue (target account)."
+  value       = module.target.dead_letter_queue_arn
+}
+
+output "writer_function_name" {
+  description = "Name of the writer function (target account)."
+  value       = module.target.writer_function_name
+}
+
+output "writer_function_arn" {
+  description = "ARN of the writer function (target account)."
+  value       = module.target.writer_function_arn
+}
+
+output "writer_role_arn" {
+  description = "ARN of the writer's execution role (target account)."
+  value       = module.target.writer_role_arn
+}
+
+output "writer_event_source_mapping_uuid" {
+  description = "UUID of the change queue -> writer event source mapping (target account)."
+  value       = module.target.writer_event_source_mapping_uuid
+}
+
+output "ledger_table_name" {
+  description = "Name of the ledger table (target account)."
+  value       = module.target.ledger_table_name
+}
+
+output "ledger_table_arn" {
+  description = "ARN of the ledger table (target account)."
+  value       = module.target.ledger_table_arn
+}
+
+output "target_table_arn" {
+  description = "ARN of the target table."
+  value       = module.target.target_table_arn
+}
+
+################################################################################
+# Source account
+################################################################################
+
+output "source_table_arn" {
+  description = "ARN of the source table."
+  value       = module.source.source_table_arn
+}
+
+output "stream_arn" {
+  description = "ARN of the source table's stream."
+  value       = module.source.stream_arn
+}
+
+output "stream_function_name" {
+  description = "Name of the stream-to-S3 function (source account)."
+  value       = module.source.function_name
+}
+
+output "stream_function_arn" {
+  description = "ARN of the stream-to-S3 function (source account)."
+  value       = module.source.function_arn
+}
+
+output "stream_role_arn" {
+  description = "ARN of the stream-to-S3 execution role (source account), the principal the change bucket trusts."
+  value       = module.source.role_arn
+}
+
+output "stream_event_source_mapping_uuid" {
+  description = "UUID of the stream -> stream-to-S3 event source mapping (source account)."
+  value       = module.source.event_source_mapping_uuid
+}
+
+output "on_failure_bucket_name" {
+  description = "Name of the bucket that receives discarded stream batches (source account)."
+  value       = module.source.on_failure_bucket_name
+}
+
+output "on_failure_bucket_arn" {
+  description = "ARN of the bucket that receives discarded stream batches (source account)."
+  value       = module.source.on_failure_bucket_arn
+}
+
+################################################################################
+# Operator role
+################################################################################
+
+output "operator_role_arn" {
+  description = "ARN of the operator role the CLI assumes in the source account (null when create_operator_role is false)."
+  value       = try(module.operator_role[0].role_arn, null)
+}
+
+output "operator_role_name" {
+  description = "Name of the operator role (null when create_operator_role is false)."
+  value       = try(module.operator_role[0].role_name, null)
+}
+
+################################################################################
+# Everything the CLI reads, in one object
+################################################################################
+
+output "migration" {
+  description = "Everything the dynamigrate CLI needs about this migration, grouped by account (`terraform output -json migration`)."
+
+  precondition {
+    condition     = module.source.table_key == module.target.table_key
+    error_message = "The target table's key schema ${jsonencode(module.target.table_key)} differs from the source table's ${jsonencode(module.source.table_key)}. Replication copies items as they are, so both tables need the same key attributes and types; create the target table with the source's key schema (moving to a new key schema needs an item transform: see the rekey runbook)."
+  }
+
+  value = {
+    name              = var.name
+    version_attribute = var.version_attribute
+    source = {
+      account_id                = var.source_account_id
+      region                    = data.aws_region.source.name
+      table_name                = var.source_table_name
+      table_arn                 = module.source.source_table_arn
+      stream_arn                = module.source.stream_arn
+      function_name             = module.source.function_name
+      event_source_mapping_uuid = module.source.event_source_mapping_uuid
+      on_failure_bucket_name    = module.source.on_failure_bucket_name
+      operator_role_arn         = try(module.operator_role[0].role_arn, null)
+    }
+    target = {
+      account_id                = var.target_account_id
+      region                    = data.aws_region.target.name
+      table_name                = var.target_table_name
+      table_arn                 = module.target.target_table_arn
+      ledger_table_name         = module.target.ledger_table_name
+      change_bucket_name        = module.target.change_bucket_name
+      change_prefix             = module.target.change_prefix
+      dead_letter_prefix        = module.target.dead_letter_prefix
+      queue_url                 = module.target.queue_url
+      dead_letter_queue_url     = module.target.dead_letter_queue_url
+      function_name             = module.target.writer_function_name
+      event_source_mapping_uuid = module.target.writer_event_source_mapping_uuid
+    }
+  }
+}

@@ -1,0 +1,249 @@
+# Plan-only tests of the root module (both accounts) with mocked, aliased AWS
+# providers: aws.source and aws.target each get their own mock.
+# Run `make build` first: source_code_hash reads dist/dynamigrate-lambda.zip.
+
+mock_provider "aws" {
+  alias           = "source"
+  override_during = plan
+
+  mock_data "aws_region" {
+    defaults = {
+      name = "eu-west-1"
+    }
+  }
+
+  mock_data "aws_partition" {
+    defaults = {
+      partition  = "aws"
+      dns_suffix = "amazonaws.com"
+    }
+  }
+}
+
+mock_provider "aws" {
+  alias           = "target"
+  override_during = plan
+
+  mock_data "aws_region" {
+    defaults = {
+      name = "eu-central-1"
+    }
+  }
+
+  mock_data "aws_partition" {
+    defaults = {
+      partition  = "aws"
+      dns_suffix = "amazonaws.com"
+    }
+  }
+}
+
+override_data {
+  target = module.source.data.aws_dynamodb_table.source
+  values = {
+    name             = "orders"
+    arn              = "arn:aws:dynamodb:eu-west-1:111111111111:table/orders"
+    stream_enabled   = true
+    stream_view_type = "NEW_AND_OLD_IMAGES"
+    stream_arn       = "arn:aws:dynamodb:eu-west-1:111111111111:table/orders/stream/2024-01-01T00:00:00.000"
+    hash_key         = "pk"
+    range_key        = "sk"
+    attribute        = [{ name = "pk", type = "S" }, { name = "sk", type = "N" }]
+  }
+}
+
+override_data {
+  target = module.target.data.aws_dynamodb_table.target
+  values = {
+    name      = "orders-v2"
+    arn       = "arn:aws:dynamodb:eu-central-1:222222222222:table/orders-v2"
+    hash_key  = "pk"
+    range_key = "sk"
+    attribute = [{ name = "pk", type = "S" }, { name = "sk", type = "N" }]
+  }
+}
+
+override_resource {
+  target          = module.source.aws_lambda_event_source_mapping.this
+  override_during = plan
+  values = {
+    uuid = "0f8c6b4e-1d2a-4b3c-8e9f-a1b2c3d4e5f6"
+    arn  = "arn:aws:lambda:eu-west-1:111111111111:event-source-mapping:0f8c6b4e-1d2a-4b3c-8e9f-a1b2c3d4e5f6"
+  }
+}
+
+variables {
+  name              = "orders-migration"
+  source_account_id = "111111111111"
+  target_account_id = "222222222222"
+  source_table_name = "orders"
+  target_table_name = "orders-v2"
+}
+
+run "wires_source_to_the_target_bucket" {
+  command = plan
+
+  assert {
+    condition     = output.change_bucket_name == "orders-migration-changes-222222222222-eu-central-1"
+    error_message = "The change bucket must be named after the target account and region."
+  }
+
+  assert {
+    condition     = module.target.source_writer_role_arn == "arn:aws:iam::111111111111:role/orders-migration-stream-to-s3"
+    error_message = "The change bucket must trust the source role ARN computed from name and source_account_id."
+  }
+
+  assert {
+    condition     = module.target.source_writer_role_arn == "arn:aws:iam::${var.source_account_id}:role/${module.source.role_name}"
+    error_message = "The role the bucket trusts must be the role the source module creates."
+  }
+
+  assert {
+    condition = (
+      output.stream_function_name == "orders-migration-stream-to-s3"
+      && output.writer_function_name == "orders-migration-writer"
+      && output.ledger_table_name == "orders-migration-ledger"
+      && output.on_failure_bucket_name == "orders-migration-stream-failures-111111111111-eu-west-1"
+      && output.stream_arn == "arn:aws:dynamodb:eu-west-1:111111111111:table/orders/stream/2024-01-01T00:00:00.000"
+      && output.source_table_arn == "arn:aws:dynamodb:eu-west-1:111111111111:table/orders"
+      && output.target_table_arn == "arn:aws:dynamodb:eu-central-1:222222222222:table/orders-v2"
+    )
+    error_message = "Names must derive from name, the source side in the source region, the target side in the target region."
+  }
+
+  assert {
+    condition     = output.operator_role_arn == null && output.operator_role_name == null && length(module.operator_role) == 0
+    error_message = "No operator role unless create_operator_role is true."
+  }
+}
+
+run "custom_source_role_name_is_trusted" {
+  command = plan
+
+  variables {
+    source_role_name = "team-a-dynamigrate"
+  }
+
+  assert {
+    condition = (
+      module.source.role_name == "team-a-dynamigrate"
+      && module.target.source_writer_role_arn == "arn:aws:iam::111111111111:role/team-a-dynamigrate"
+    )
+    error_message = "A custom source role name must be used on both sides."
+  }
+}
+
+run "operator_role_in_source_account" {
+  command = plan
+
+  variables {
+    create_operator_role = true
+    operator_external_id = "4f9c2a6e-0f5b-4c3e-9d2b-7c1a8e6b5d40"
+  }
+
+  assert {
+    condition     = output.operator_role_name == "orders-migration-operator" && length(module.operator_role) == 1
+    error_message = "The operator role must be named <name>-operator."
+  }
+}
+
+run "migration_output_bundles_what_the_cli_reads" {
+  command = plan
+
+  assert {
+    condition = (
+      output.migration.name == "orders-migration"
+      && output.migration.source.account_id == "111111111111"
+      && output.migration.source.region == "eu-west-1"
+      && output.migration.source.table_name == "orders"
+      && output.migration.target.account_id == "222222222222"
+      && output.migration.target.region == "eu-central-1"
+      && output.migration.target.table_name == "orders-v2"
+      && output.migration.target.change_bucket_name == "orders-migration-changes-222222222222-eu-central-1"
+      && output.migration.target.change_prefix == "changes/"
+      && output.migration.target.dead_letter_prefix == "dead-letter/"
+      && output.migration.target.ledger_table_name == "orders-migration-ledger"
+      && output.migration.source.event_source_mapping_uuid == "0f8c6b4e-1d2a-4b3c-8e9f-a1b2c3d4e5f6"
+    )
+    error_message = "The migration output must carry names, accounts, regions, bucket layout and mappings."
+  }
+}
+
+run "rejects_bad_name" {
+  command = plan
+
+  variables {
+    name = "Orders Migration"
+  }
+
+  expect_failures = [var.name]
+}
+
+run "rejects_bad_account_ids" {
+  command = plan
+
+  variables {
+    source_account_id = "1111"
+    target_account_id = "arn:aws:iam::222222222222:root"
+  }
+
+  expect_failures = [var.source_account_id, var.target_account_id]
+}
+
+run "rejects_bad_table_names" {
+  command = plan
+
+  variables {
+    source_table_name = "x"
+    target_table_name = "orders v2"
+  }
+
+  expect_failures = [var.source_table_name, var.target_table_name]
+}
+
+run "rejects_bad_operator_external_id" {
+  command = plan
+
+  variables {
+    create_operator_role = true
+    operator_external_id = "x"
+  }
+
+  expect_failures = [var.operator_external_id]
+}
+
+run "rejects_non_zip_package" {
+  command = plan
+
+  variables {
+    lambda_package_path = "dist/dynamigrate-lambda.tar.gz"
+  }
+
+  expect_failures = [var.lambda_package_path]
+}
+
+run "fails_when_target_key_schema_differs" {
+  command = plan
+
+  override_data {
+    target = module.target.data.aws_dynamodb_table.target
+    values = {
+      name      = "orders-v2"
+      arn       = "arn:aws:dynamodb:eu-central-1:222222222222:table/orders-v2"
+      hash_key  = "guid"
+      range_key = ""
+      attribute = [{ name = "guid", type = "S" }]
+    }
+  }
+
+  expect_failures = [output.migration]
+}
+
+run "accepts_matching_key_schemas" {
+  command = plan
+
+  assert {
+    condition     = module.source.table_key == { hash_key = "pk", range_key = "sk", types = { pk = "S", sk = "N" } }
+    error_message = "The source key schema is read from the table."
+  }
+}
