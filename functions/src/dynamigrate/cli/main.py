@@ -1,0 +1,331 @@
+"""The `dynamigrate` command line."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from botocore.exceptions import BotoCoreError, ClientError
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+from dynamigrate import __version__
+from dynamigrate.apply import DeploymentError
+from dynamigrate.aws import Account
+
+app = typer.Typer(
+    name="dynamigrate",
+    help="Move live DynamoDB tables across AWS accounts and key schemas with zero downtime.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+console = Console(stderr=True)
+
+# ------------------------------------------------------------ shared options --
+
+EndpointOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--endpoint-url", envvar="AWS_ENDPOINT_URL", help="AWS endpoint (the emulator or LocalStack); default: AWS."
+    ),
+]
+RegionOpt = Annotated[
+    str | None, typer.Option("--region", envvar=["AWS_REGION", "AWS_DEFAULT_REGION"], help="AWS region.")
+]
+SourceRoleOpt = Annotated[
+    str | None, typer.Option("--source-role-arn", help="Role to assume in the source account (read access).")
+]
+TargetRoleOpt = Annotated[
+    str | None, typer.Option("--target-role-arn", help="Role to assume in the target account (write access).")
+]
+ExternalIdOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--external-id", envvar="DYNAMIGRATE_EXTERNAL_ID", help="ExternalId the roles' trust policies require."
+    ),
+]
+SourceProfileOpt = Annotated[str | None, typer.Option("--source-profile", help="AWS profile for the source account.")]
+TargetProfileOpt = Annotated[str | None, typer.Option("--target-profile", help="AWS profile for the target account.")]
+SegmentsOpt = Annotated[int, typer.Option("--segments", min=1, max=1000, help="Parallel scan segments.")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print a JSON summary on stdout.")]
+
+
+def _accounts(
+    *,
+    endpoint_url: str | None,
+    region: str | None,
+    source_role_arn: str | None,
+    target_role_arn: str | None,
+    external_id: str | None,
+    source_profile: str | None,
+    target_profile: str | None,
+) -> tuple[Account, Account]:
+    if endpoint_url:
+        os.environ["AWS_ENDPOINT_URL"] = endpoint_url
+    source = Account(role_arn=source_role_arn, external_id=external_id, profile=source_profile, region=region)
+    target = Account(role_arn=target_role_arn, external_id=external_id, profile=target_profile, region=region)
+    return source, target
+
+
+def _progress() -> Progress:
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[rate]}"),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=console,
+        transient=True,
+    )
+
+
+def _rate_advancer(progress: Progress, task: Any) -> Any:
+    started = time.monotonic()
+    lock = threading.Lock()
+    done = [0]
+
+    def advance(count: int) -> None:
+        with lock:
+            done[0] += count
+            rate = done[0] / max(time.monotonic() - started, 1e-6)
+        progress.update(task, advance=count, rate=f"{rate:,.0f} items/s")
+
+    return advance
+
+
+def _describe(account: Account, table: str, role: str) -> dict[str, Any]:
+    try:
+        return dict(account.dynamodb().describe_table(TableName=table)["Table"])
+    except ClientError as exc:
+        code = exc.response.get("Error", {}).get("Code", "")
+        if code == "ResourceNotFoundException":
+            raise typer.BadParameter(
+                f"{role} table {table!r} does not exist in account/region {account.region}: check the name, "
+                f"the region and the {role} role or profile"
+            ) from exc
+        raise
+
+
+def _emit(data: dict[str, Any], as_json: bool) -> None:
+    if as_json:
+        sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
+    else:
+        for key, value in data.items():
+            if key not in {"problems", "samples"}:
+                console.print(f"[bold]{key}[/]: {value}")
+        for problem in data.get("problems") or data.get("samples") or []:
+            console.print(f"  [yellow]{problem}[/]")
+
+
+# ------------------------------------------------------------------ commands --
+
+
+@app.command()
+def emulator(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 4566,
+    region: Annotated[str, typer.Option(help="Default region.")] = "us-east-1",
+    work_dir: Annotated[Path, typer.Option(help="Function code and logs.")] = Path("build/emulator"),
+) -> None:
+    """Serve the embedded AWS emulator (moto + local Lambda runner) in the foreground."""
+    from dynamigrate.emulator import serve  # noqa: PLC0415 - moto is optional
+
+    serve(host=host, port=port, region=region, work_dir=work_dir.resolve())
+
+
+@app.command()
+def demo(
+    items: Annotated[int, typer.Option(min=1, help="Items in the source table before the migration.")] = 3000,
+    seed: Annotated[int, typer.Option(help="Random seed for the data and the live traffic.")] = 7,
+    serve: Annotated[
+        bool, typer.Option("--serve", help="Keep the rehearsal up after the copy and print its endpoints as JSON.")
+    ] = False,
+    rate: Annotated[float, typer.Option(min=0, help="Live application writes per second.")] = 40.0,
+    live_seconds: Annotated[float, typer.Option(min=1, help="Seconds the live application keeps writing.")] = 20.0,
+    segments: SegmentsOpt = 4,
+    version_attribute: Annotated[
+        str | None, typer.Option(help="Order by this item attribute instead of stream sequence numbers.")
+    ] = None,
+    example_dir: Annotated[Path, typer.Option(help="Terraform example to apply.")] = Path("examples/cross-account"),
+    lambda_zip: Annotated[Path, typer.Option(help="Lambda package built by `make build`.")] = Path(
+        "dist/dynamigrate-lambda.zip"
+    ),
+    work_dir: Annotated[Path, typer.Option(help="Working folder (Terraform state, logs).")] = Path("build/demo"),
+    destroy: Annotated[bool, typer.Option("--destroy", help="terraform destroy the pipeline at the end.")] = False,
+    localstack: Annotated[
+        str | None,
+        typer.Option(help="Rehearse on the LocalStack at this URL (needs Docker) instead of the embedded emulator."),
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Rehearse a whole cross-account migration on the embedded emulator (or LocalStack)."""
+    from dynamigrate.cli.demo import DemoError, DemoOptions, run  # noqa: PLC0415
+    from dynamigrate.cli.terraform import TerraformError  # noqa: PLC0415
+
+    options = DemoOptions(
+        items=items,
+        seed=seed,
+        serve=serve,
+        rate=rate,
+        live_seconds=live_seconds,
+        segments=segments,
+        version_attribute=version_attribute,
+        example_dir=example_dir,
+        lambda_zip=lambda_zip,
+        work_dir=work_dir,
+        destroy=destroy,
+        json_output=as_json,
+        localstack=localstack,
+    )
+    try:
+        code = run(options)
+    except (DemoError, TerraformError) as exc:
+        console.print(f"[bold red]demo failed:[/] {exc}")
+        raise typer.Exit(1) from exc
+    raise typer.Exit(code)
+
+
+@app.command()
+def backfill(
+    source_table: Annotated[str, typer.Option(help="Table to copy from (source account).")],
+    target_table: Annotated[str, typer.Option(help="Table to copy into (target account).")],
+    ledger_table: Annotated[
+        str, typer.Option(help="The replicator's ledger table (Terraform output ledger_table_name).")
+    ],
+    version_attribute: Annotated[
+        str | None, typer.Option(help="The application's version attribute, if the pipeline uses one.")
+    ] = None,
+    segments: SegmentsOpt = 4,
+    threads: Annotated[int, typer.Option(min=1, max=256, help="Concurrent writes.")] = 16,
+    report: Annotated[Path | None, typer.Option(help="Write the JSON summary (with parked/failed keys) here.")] = None,
+    endpoint_url: EndpointOpt = None,
+    region: RegionOpt = None,
+    source_role_arn: SourceRoleOpt = None,
+    target_role_arn: TargetRoleOpt = None,
+    external_id: ExternalIdOpt = None,
+    source_profile: SourceProfileOpt = None,
+    target_profile: TargetProfileOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Copy every existing item, never overwriting a newer replicated change or resurrecting a delete."""
+    from dynamigrate.backfill import backfill as run_backfill  # noqa: PLC0415
+    from dynamigrate.rule import TableSchema, VersionRule  # noqa: PLC0415
+
+    source, target = _accounts(
+        endpoint_url=endpoint_url,
+        region=region,
+        source_role_arn=source_role_arn,
+        target_role_arn=target_role_arn,
+        external_id=external_id,
+        source_profile=source_profile,
+        target_profile=target_profile,
+    )
+    source_desc = _describe(source, source_table, "source")
+    target_desc = _describe(target, target_table, "target")
+    rule = VersionRule(
+        target=TableSchema.from_description(target_desc), ledger_table=ledger_table, version_attribute=version_attribute
+    )
+    source_schema = TableSchema.from_description(source_desc)
+    if source_schema.key_types != rule.target.key_types:
+        raise typer.BadParameter(
+            f"key schemas differ: source {source_schema.key_types} vs target {rule.target.key_types}; "
+            "a transform is needed (see the rekey runbook)"
+        )
+    _describe(target, ledger_table, "ledger")
+    with _progress() as progress:
+        task = progress.add_task("bulk copy", total=source_desc.get("ItemCount") or None, rate="")
+        result = run_backfill(
+            source.dynamodb(),
+            target.dynamodb(),
+            source_table,
+            rule,
+            segments=segments,
+            threads=threads,
+            progress=_rate_advancer(progress, task),
+        )
+    summary = result.as_dict()
+    if report is not None:
+        report.write_text(json.dumps(summary, indent=2))
+    _emit(summary, as_json)
+    if not result.ok:
+        console.print("[red]backfill incomplete:[/] parked or failed items are listed above; rerun to retry them")
+        raise typer.Exit(1)
+
+
+@app.command()
+def verify(
+    source_table: Annotated[str, typer.Option(help="Source table.")],
+    target_table: Annotated[str, typer.Option(help="Target table.")],
+    segments: SegmentsOpt = 4,
+    samples: Annotated[int, typer.Option(min=0, help="Differing keys to show.")] = 10,
+    endpoint_url: EndpointOpt = None,
+    region: RegionOpt = None,
+    source_role_arn: SourceRoleOpt = None,
+    target_role_arn: TargetRoleOpt = None,
+    external_id: ExternalIdOpt = None,
+    source_profile: SourceProfileOpt = None,
+    target_profile: TargetProfileOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Compare the two tables item by item; exit 0 when equal, 1 when not."""
+    from dynamigrate.rule import TableSchema  # noqa: PLC0415
+    from dynamigrate.verify import verify as run_verify  # noqa: PLC0415
+
+    source, target = _accounts(
+        endpoint_url=endpoint_url,
+        region=region,
+        source_role_arn=source_role_arn,
+        target_role_arn=target_role_arn,
+        external_id=external_id,
+        source_profile=source_profile,
+        target_profile=target_profile,
+    )
+    source_schema = TableSchema.from_description(_describe(source, source_table, "source"))
+    target_schema = TableSchema.from_description(_describe(target, target_table, "target"))
+    with _progress() as progress:
+        task = progress.add_task("verify", total=None, rate="")
+        result = run_verify(
+            source.dynamodb(),
+            target.dynamodb(),
+            source_table,
+            target_table,
+            source_key=source_schema.key_names,
+            target_key=target_schema.key_names,
+            segments=segments,
+            progress=_rate_advancer(progress, task),
+        )
+    _emit(result.as_dict(samples), as_json)
+    raise typer.Exit(0 if result.equal else 1)
+
+
+@app.command()
+def version() -> None:
+    """Print the version."""
+    typer.echo(__version__)
+
+
+def main() -> None:
+    try:
+        app()
+    except DeploymentError as exc:
+        console.print(f"[bold red]deployment problem:[/] {exc}")
+        sys.exit(2)
+    except ClientError as exc:
+        error = exc.response.get("Error", {})
+        console.print(f"[bold red]AWS error {error.get('Code')}:[/] {error.get('Message')}")
+        sys.exit(2)
+    except BotoCoreError as exc:
+        console.print(f"[bold red]AWS client error:[/] {exc}")
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()
