@@ -1,0 +1,148 @@
+"""Bulk copy and verification, across two accounts, through the library and the CLI."""
+
+from __future__ import annotations
+
+import json
+import random
+from typing import Any
+
+import boto3
+import pytest
+from typer.testing import CliRunner
+
+from dynamigrate.backfill import backfill
+from dynamigrate.cli import sample
+from dynamigrate.cli.main import app
+from dynamigrate.rule import TableSchema, VersionRule
+from dynamigrate.verify import verify
+
+SOURCE_ACCOUNT, TARGET_ACCOUNT = "111111111111", "222222222222"
+SOURCE_ROLE = f"arn:aws:iam::{SOURCE_ACCOUNT}:role/operator"
+TARGET_ROLE = f"arn:aws:iam::{TARGET_ACCOUNT}:role/operator"
+
+
+def account_client(role_arn: str) -> Any:
+    credentials = boto3.client("sts").assume_role(RoleArn=role_arn, RoleSessionName="test", ExternalId="rehearsal")[
+        "Credentials"
+    ]
+    return boto3.client(
+        "dynamodb",
+        aws_access_key_id=credentials["AccessKeyId"],
+        aws_secret_access_key=credentials["SecretAccessKey"],
+        aws_session_token=credentials["SessionToken"],
+    )
+
+
+def make_table(client: Any, name: str, *, key: str = "orders") -> None:
+    schema, attributes = sample.KEY_SCHEMA, sample.ATTRIBUTE_DEFINITIONS
+    if key == "guid":
+        schema = [{"AttributeName": "guid", "KeyType": "HASH"}]
+        attributes = [{"AttributeName": "guid", "AttributeType": "S"}]
+    client.create_table(
+        TableName=name, KeySchema=schema, AttributeDefinitions=attributes, BillingMode="PAY_PER_REQUEST"
+    )
+
+
+@pytest.fixture
+def accounts(moto_aws: None) -> tuple[Any, Any]:
+    """Source table with 120 items of every type in one account; empty target and ledger in another."""
+    source, target = account_client(SOURCE_ROLE), account_client(TARGET_ROLE)
+    make_table(source, "orders")
+    make_table(target, "orders")
+    target.create_table(
+        TableName="ledger",
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    rng = random.Random(11)
+    for index in range(120):
+        source.put_item(TableName="orders", Item=sample.make_item(index, rng, version=index))
+    return source, target
+
+
+def rule(target: Any) -> VersionRule:
+    return VersionRule(TableSchema.from_description(target.describe_table(TableName="orders")["Table"]), "ledger")
+
+
+def test_given_items_in_source_account_when_backfilled_then_target_account_equals_source(accounts) -> None:
+    source, target = accounts
+    report = backfill(source, target, "orders", rule(target), segments=3, threads=4)
+    assert report.as_dict()["written"] == report.read == 120
+    assert report.reconciled and report.ok
+    result = verify(source, target, "orders", "orders", source_key=("pk", "sk"), target_key=("pk", "sk"), segments=3)
+    assert result.equal, result.as_dict()
+    assert result.matched == result.source_items == result.target_items == 120
+
+
+def test_given_backfill_rerun_when_items_already_copied_then_nothing_is_overwritten(accounts) -> None:
+    source, target = accounts
+    backfill(source, target, "orders", rule(target))
+    again = backfill(source, target, "orders", rule(target)).as_dict()
+    assert again["written"] == 0 and again["skipped_exists"] == 120 and again["reconciled"]
+
+
+def test_given_planted_differences_when_verified_then_each_is_reported_and_nothing_else(accounts) -> None:
+    source, target = accounts
+    backfill(source, target, "orders", rule(target))
+    missing, extra, changed, retyped = sample.item_key(1), sample.item_key(999), sample.item_key(2), sample.item_key(3)
+    target.delete_item(TableName="orders", Key=missing)
+    target.put_item(TableName="orders", Item={**extra, "note": {"S": "only in target"}})
+    target.update_item(
+        TableName="orders", Key=changed, UpdateExpression="SET note = :n", ExpressionAttributeValues={":n": {"S": "x"}}
+    )
+    target.update_item(
+        TableName="orders",
+        Key=retyped,
+        UpdateExpression="SET amount = :a",
+        ExpressionAttributeValues={":a": {"S": "1"}},
+    )
+    result = verify(source, target, "orders", "orders", source_key=("pk", "sk"), target_key=("pk", "sk"))
+    found = {(d.kind, d.key["sk"]["N"]): d.attributes for d in result.differences}
+    assert found == {
+        ("missing", "1"): [],
+        ("extra", "999"): [],
+        ("different", "2"): ["note"],
+        ("different", "3"): ["amount"],
+    }
+    assert not result.equal
+    assert result.matched == 117
+
+
+def test_given_two_accounts_when_cli_backfills_and_verifies_with_roles_then_it_reports_json(accounts) -> None:
+    runner = CliRunner()
+    roles = ["--source-role-arn", SOURCE_ROLE, "--target-role-arn", TARGET_ROLE, "--external-id", "rehearsal"]
+    tables = ["--source-table", "orders", "--target-table", "orders"]
+    copied = runner.invoke(app, ["backfill", *tables, "--ledger-table", "ledger", "--json", *roles])
+    assert copied.exit_code == 0, copied.output
+    summary = json.loads(copied.stdout)
+    assert summary["written"] == 120 and summary["reconciled"] is True
+    checked = runner.invoke(app, ["verify", *tables, "--json", *roles])
+    assert checked.exit_code == 0, checked.output
+    assert json.loads(checked.stdout)["equal"] is True
+
+
+def test_given_unequal_tables_when_cli_verifies_then_exit_code_is_one(accounts) -> None:
+    roles = ["--source-role-arn", SOURCE_ROLE, "--target-role-arn", TARGET_ROLE]
+    result = CliRunner().invoke(
+        app, ["verify", "--source-table", "orders", "--target-table", "orders", "--json", *roles]
+    )
+    assert result.exit_code == 1
+    assert json.loads(result.stdout)["missing"] == 120
+
+
+def test_given_missing_table_when_cli_runs_then_error_names_table_and_account(accounts) -> None:
+    roles = ["--source-role-arn", SOURCE_ROLE, "--target-role-arn", TARGET_ROLE]
+    result = CliRunner().invoke(app, ["verify", "--source-table", "nope", "--target-table", "orders", *roles])
+    assert result.exit_code == 2
+    assert "source table 'nope' does not exist" in result.output
+
+
+def test_given_target_with_other_key_schema_when_cli_backfills_then_it_refuses(accounts) -> None:
+    _, target = accounts
+    make_table(target, "articles", key="guid")
+    roles = ["--source-role-arn", SOURCE_ROLE, "--target-role-arn", TARGET_ROLE]
+    args = ["backfill", "--source-table", "orders", "--target-table", "articles", "--ledger-table", "ledger", *roles]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 2
+    assert "key schemas differ" in result.output
