@@ -586,4 +586,5 @@ def _metric(cloudwatch: Any, name: str, statistic: str) -> float:
 
 
 def run(options: DemoOptions, console: Console | None = None) -> int:
-    return Rehearsal(options, console or Console(stderr=options.json_output)).run()
+    # With --json or --serve, stdout carries only the machine-readable output.
+    return Rehearsal(options, console or Console(stderr=options.json_output or options.serve)).run()
