@@ -29,11 +29,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
 from dynamigrate.backfill import backfill
 from dynamigrate.cli import sample
+from dynamigrate.cli.progress import progress_bar, rate_advancer
 from dynamigrate.cli.terraform import Terraform, emulator_override
 from dynamigrate.rule import TableSchema, VersionRule
 from dynamigrate.verify import verify
@@ -43,6 +43,7 @@ if TYPE_CHECKING:
 
     import boto3
     from mypy_boto3_dynamodb import DynamoDBClient
+    from rich.progress import Progress
 
 ADMIN_ROLE = "dynamigrate-rehearsal-admin"
 MAX_BATCH_BYTES = 12 * 1024 * 1024  # BatchWriteItem accepts 16 MB; leave room for encoding
@@ -128,17 +129,7 @@ class Rehearsal:
             self.console.print(f"[green]✓[/] {name} [dim]({seconds:.1f}s)[/]{suffix}")
 
     def progress(self) -> Progress:
-        return Progress(
-            TextColumn("  {task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TextColumn("{task.fields[rate]}"),
-            TimeElapsedColumn(),
-            TimeRemainingColumn(),
-            console=self.console,
-            transient=True,
-            disable=self.options.json_output,
-        )
+        return progress_bar(self.console, disable=self.options.json_output)
 
     # ------------------------------------------------------------- phases --
 
@@ -392,23 +383,13 @@ class Rehearsal:
         total = int(source.describe_table(TableName=deployment.source_table)["Table"].get("ItemCount", 0)) or None
         with self.progress() as bar:
             task = bar.add_task("bulk copy", total=total, rate="")
-            started = time.monotonic()
-            lock = threading.Lock()
-            done = [0]
-
-            def advance(n: int) -> None:
-                with lock:
-                    done[0] += n
-                    rate = done[0] / max(time.monotonic() - started, 1e-6)
-                bar.update(task, advance=n, rate=f"{rate:,.0f} items/s")
-
             report = backfill(
                 source,
                 deployment.target,
                 deployment.source_table,
                 rule,
                 segments=self.options.segments,
-                progress=advance,
+                progress=rate_advancer(bar, task),
             )
         return report.as_dict()
 

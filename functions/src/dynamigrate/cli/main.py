@@ -5,19 +5,17 @@ from __future__ import annotations
 import json
 import os
 import sys
-import threading
-import time
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from botocore.exceptions import BotoCoreError, ClientError
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from dynamigrate import __version__
 from dynamigrate.apply import DeploymentError
 from dynamigrate.aws import Account
+from dynamigrate.cli.progress import progress_bar, rate_advancer
 
 app = typer.Typer(
     name="dynamigrate",
@@ -72,33 +70,6 @@ def _accounts(
     source = Account(role_arn=source_role_arn, external_id=external_id, profile=source_profile, region=region)
     target = Account(role_arn=target_role_arn, external_id=external_id, profile=target_profile, region=region)
     return source, target
-
-
-def _progress() -> Progress:
-    return Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("{task.fields[rate]}"),
-        TimeElapsedColumn(),
-        TimeRemainingColumn(),
-        console=console,
-        transient=True,
-    )
-
-
-def _rate_advancer(progress: Progress, task: Any) -> Any:
-    started = time.monotonic()
-    lock = threading.Lock()
-    done = [0]
-
-    def advance(count: int) -> None:
-        with lock:
-            done[0] += count
-            rate = done[0] / max(time.monotonic() - started, 1e-6)
-        progress.update(task, advance=count, rate=f"{rate:,.0f} items/s")
-
-    return advance
 
 
 def _describe(account: Account, table: str, role: str) -> dict[str, Any]:
@@ -240,7 +211,7 @@ def backfill(
             "a transform is needed (see the rekey runbook)"
         )
     _describe(target, ledger_table, "ledger")
-    with _progress() as progress:
+    with progress_bar(console) as progress:
         task = progress.add_task("bulk copy", total=source_desc.get("ItemCount") or None, rate="")
         result = run_backfill(
             source.dynamodb(),
@@ -249,7 +220,7 @@ def backfill(
             rule,
             segments=segments,
             threads=threads,
-            progress=_rate_advancer(progress, task),
+            progress=rate_advancer(progress, task),
         )
     summary = result.as_dict()
     if report is not None:
@@ -290,7 +261,7 @@ def verify(
     )
     source_schema = TableSchema.from_description(_describe(source, source_table, "source"))
     target_schema = TableSchema.from_description(_describe(target, target_table, "target"))
-    with _progress() as progress:
+    with progress_bar(console) as progress:
         task = progress.add_task("verify", total=None, rate="")
         result = run_verify(
             source.dynamodb(),
@@ -300,7 +271,7 @@ def verify(
             source_key=source_schema.key_names,
             target_key=target_schema.key_names,
             segments=segments,
-            progress=_rate_advancer(progress, task),
+            progress=rate_advancer(progress, task),
         )
     _emit(result.as_dict(samples), as_json)
     raise typer.Exit(0 if result.equal else 1)

@@ -1,0 +1,52 @@
+"""Progress bars for long CLI work (rich), shared by the commands and the rehearsal."""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import TYPE_CHECKING
+
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from rich.console import Console
+
+
+def progress_bar(console: Console, *, disable: bool = False) -> Progress:
+    """Description, bar, done/total, items/s, elapsed, ETA; vanishes when done."""
+    return Progress(
+        TextColumn("  {task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[rate]}"),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=console,
+        transient=True,
+        disable=disable,
+    )
+
+
+def rate_advancer(progress: Progress, task: TaskID) -> Callable[[int], None]:
+    """A thread-safe ``advance(count)`` that also shows the running items/s."""
+    started = time.monotonic()
+    lock = threading.Lock()
+    done = [0]
+
+    def advance(count: int) -> None:
+        with lock:
+            done[0] += count
+            rate = done[0] / max(time.monotonic() - started, 1e-6)
+        progress.update(task, advance=count, rate=f"{rate:,.0f} items/s")
+
+    return advance
