@@ -83,8 +83,9 @@ lock: ## Re-pin requirements/dev.txt from requirements/dev.in
 
 # ---------------------------------------------------------------- build ----
 
-$(LAMBDA_ZIP): $(VENV)/.installed requirements/lambda.txt $(PY_SOURCES) tools/build_lambda_zip.py
+$(LAMBDA_ZIP): $(VENV)/.installed requirements/lambda.txt requirements/lambda-native.txt $(PY_SOURCES) tools/build_lambda_zip.py
 	$(PY) tools/build_lambda_zip.py --requirements requirements/lambda.txt \
+	  --native-requirements requirements/lambda-native.txt \
 	  --source functions/src --work $(BUILD)/lambda --output $@
 
 .PHONY: build

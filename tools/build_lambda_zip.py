@@ -1,8 +1,11 @@
 """Build the Lambda deployment zip reproducibly.
 
 The zip holds the ``dynamigrate`` package (without the CLI and the emulator,
-which never run inside Lambda) plus the pure-Python dependencies listed in a
-requirements file. boto3 is not packed: the Lambda Python runtime provides it.
+which never run inside Lambda), the pure-Python dependencies listed in one
+requirements file and, optionally, compiled accelerators from another, fetched
+for every Lambda runtime and architecture the module supports (their extension
+modules have per-platform file names, so they coexist in one zip). boto3 is
+not packed: the Lambda Python runtime provides it.
 
 Reproducible means byte-identical output for the same inputs: files are added
 in sorted order, every entry gets the same timestamp and permissions, and no
@@ -27,14 +30,15 @@ EXCLUDED_NAMES = ("__pycache__",)
 EXCLUDED_SUFFIXES = (".pyc", ".pyo")
 
 
-def install_dependencies(requirements: Path, target: Path) -> None:
-    """Install pinned, pure-Python wheels into ``target`` (cached by requirements hash)."""
-    digest = hashlib.sha256(requirements.read_bytes()).hexdigest()
-    stamp = target / ".requirements-sha256"
-    if stamp.is_file() and stamp.read_text() == digest:
-        return
-    shutil.rmtree(target, ignore_errors=True)
-    target.mkdir(parents=True)
+# Lambda runtimes (CPython versions) and architectures the Terraform modules accept.
+NATIVE_TARGETS = [
+    (python, platform)
+    for python in ("3.11", "3.12", "3.13")
+    for platform in ("manylinux2014_x86_64", "manylinux2014_aarch64")
+]
+
+
+def _pip_install(target: Path, requirements: Path, *platform_args: str) -> None:
     subprocess.run(
         [
             sys.executable,
@@ -46,7 +50,7 @@ def install_dependencies(requirements: Path, target: Path) -> None:
             "--no-compile",
             "--no-deps",
             "--only-binary=:all:",
-            "--implementation=py",
+            *platform_args,
             "--target",
             str(target),
             "-r",
@@ -54,6 +58,25 @@ def install_dependencies(requirements: Path, target: Path) -> None:
         ],
         check=True,
     )
+
+
+def install_dependencies(requirements: Path, native: Path | None, target: Path) -> None:
+    """Install pinned wheels into ``target`` (cached by the requirements' hash)."""
+    digest = hashlib.sha256(requirements.read_bytes() + (native.read_bytes() if native else b"")).hexdigest()
+    stamp = target / ".requirements-sha256"
+    if stamp.is_file() and stamp.read_text() == digest:
+        return
+    shutil.rmtree(target, ignore_errors=True)
+    target.mkdir(parents=True)
+    _pip_install(target, requirements, "--implementation=py")
+    if native is not None:
+        for python, platform in NATIVE_TARGETS:
+            staging = target.parent / f"native-{python}-{platform}"
+            shutil.rmtree(staging, ignore_errors=True)
+            args = ("--implementation=cp", f"--python-version={python}", f"--platform={platform}")
+            _pip_install(staging, native, *args)
+            shutil.copytree(staging, target, dirs_exist_ok=True)  # extension modules differ by name
+            shutil.rmtree(staging)
     for cache in target.rglob("__pycache__"):
         shutil.rmtree(cache, ignore_errors=True)
     stamp.write_text(digest)
@@ -95,14 +118,15 @@ def write_zip(files: dict[str, Path], output: Path) -> None:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--requirements", type=Path, required=True)
+    parser.add_argument("--requirements", type=Path, required=True, help="pure-Python dependencies")
+    parser.add_argument("--native-requirements", type=Path, help="compiled dependencies, fetched per Lambda platform")
     parser.add_argument("--source", type=Path, required=True, help="folder holding the dynamigrate package")
     parser.add_argument("--work", type=Path, required=True, help="staging folder for installed dependencies")
     parser.add_argument("--output", type=Path, required=True)
     args = parser.parse_args()
 
     deps = args.work / "deps"
-    install_dependencies(args.requirements, deps)
+    install_dependencies(args.requirements, args.native_requirements, deps)
     files = collect([deps, args.source])
     if "dynamigrate/__init__.py" not in files:
         parser.error(f"{args.source} does not contain dynamigrate/__init__.py")

@@ -83,8 +83,8 @@ variable "runtime" {
   default     = "python3.12"
 
   validation {
-    condition     = contains(["python3.10", "python3.11", "python3.12", "python3.13"], var.runtime)
-    error_message = "runtime must be one of python3.10, python3.11, python3.12 or python3.13."
+    condition     = contains(["python3.11", "python3.12", "python3.13"], var.runtime)
+    error_message = "runtime must be one of python3.11, python3.12 or python3.13 (the package needs Python 3.11 or newer)."
   }
 }
 

@@ -49,9 +49,16 @@ def test_given_non_number_when_canonicalised_then_error_names_the_value(bad: str
 def test_given_keys_differing_only_in_number_spelling_and_order_when_hashed_then_ledger_ids_match() -> None:
     a = {"pk": {"S": "a"}, "sk": {"N": "1.0"}}
     b = {"sk": {"N": "1"}, "pk": {"S": "a"}}
-    assert canonical_key(a) == canonical_key(b)
-    assert ledger_id(a) == ledger_id(b)
-    assert len(ledger_id(a)) == 43
+    assert canonical_key(a) == canonical_key(b) == "2:pkS1:a2:skN1:1"
+    assert ledger_id(a) == ledger_id(b) == canonical_key(a)  # short keys stay readable
+
+
+def test_given_long_key_when_hashed_then_ledger_id_is_a_43_character_digest() -> None:
+    long_key = {"pk": {"S": "x" * 1500}, "sk": {"S": "y" * 900}}
+    ident = ledger_id(long_key)
+    assert len(ident) == 43 and ":" not in ident
+    assert ident == ledger_id({"sk": {"S": "y" * 900}, "pk": {"S": "x" * 1500}})
+    assert ident != ledger_id({"pk": {"S": "x" * 1500}, "sk": {"S": "y" * 899}})
 
 
 def test_given_distinct_keys_when_hashed_then_ids_differ_including_type() -> None:

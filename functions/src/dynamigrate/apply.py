@@ -58,7 +58,7 @@ class DeploymentError(RuntimeError):
     """A failure no record can fix: a table or permission is missing."""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: frozen dataclasses build slowly, and this is the hot path
 class Result:
     outcome: str
     key: Item
@@ -99,7 +99,7 @@ def execute(client: DynamoDBClient, write: Write) -> Result:
                 continue
             if outcome == "fallback":
                 assert write.fallback is not None
-                return execute(client, write.fallback)
+                return execute(client, write.fallback())
             if outcome == "retry":
                 return Result(FAILED, write.key, "transaction conflicts persisted after retries")
             if outcome.startswith("error:"):

@@ -25,14 +25,15 @@ instead of adding a duplicate.
 from __future__ import annotations
 
 import gzip
-import json
+import re
 import time
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from dynamigrate.ddbjson import InvalidItemError, Item
+from dynamigrate.jsonl import dumps, loads
 
 FORMAT = "dynamigrate.changes"
 FORMAT_VERSION = 1
@@ -53,7 +54,7 @@ class MalformedStreamRecordError(ValueError):
     """A stream record without the fields a change needs."""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: frozen dataclasses build slowly, and this is the hot path
 class Change:
     """One captured write to the source table."""
 
@@ -64,6 +65,9 @@ class Change:
     new: Item | None = None
     old: Item | None = None
     ttl: bool = False
+    # False only when the change is known to hold no B/BS value, so the writer
+    # can skip converting base64 text to bytes for boto3.
+    binary: bool = field(default=True, compare=False)
 
     @property
     def is_delete(self) -> bool:
@@ -146,7 +150,7 @@ def object_key(prefix: str, table: str, first: dict[str, Any], last: dict[str, A
     )
 
 
-def encode_object(lines: list[dict[str, Any]], *, source: str, compresslevel: int = 6) -> bytes:
+def encode_object(lines: list[dict[str, Any]], *, source: str, compresslevel: int = 1) -> bytes:
     """Serialise change lines (in stream order) into one compressed object."""
     header = {
         "format": FORMAT,
@@ -157,9 +161,8 @@ def encode_object(lines: list[dict[str, Any]], *, source: str, compresslevel: in
         "last_seq": lines[-1]["seq"] if lines else None,
         "created_at": time.time(),
     }
-    dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), check_circular=False).encode
-    text = "\n".join([dumps(header), *map(dumps, lines)]) + "\n"
-    return gzip.compress(text.encode("utf-8"), compresslevel=compresslevel, mtime=0)
+    body = b"\n".join([dumps(header), *map(dumps, lines)]) + b"\n"
+    return gzip.compress(body, compresslevel=compresslevel, mtime=0)
 
 
 # --------------------------------------------------------- object -> changes --
@@ -196,13 +199,22 @@ def decode_object(data: bytes, *, max_decompressed_bytes: int = DEFAULT_MAX_DECO
         raise MalformedChangeObjectError(
             f"header says {header.get('count')!r} changes but the object holds {len(body)}"
         )
-    changes = [_change(_json_line(raw, number), number) for number, raw in enumerate(body, start=2)]
+    # One parse for the whole body is much faster than one per line; when it
+    # fails (or a line held more than one value) the per-line parse names the line.
+    try:
+        parsed = loads(b"[" + b",".join(body) + b"]") if body else []
+    except ValueError:
+        parsed = None
+    if not isinstance(parsed, list) or len(parsed) != len(body):
+        parsed = [_json_line(raw, number) for number, raw in enumerate(body, start=2)]
+    binary = _BINARY.search(text) is not None
+    changes = [_change(line, number, binary=binary) for number, line in enumerate(parsed, start=2)]
     return ChangeObject(header=header, changes=changes)
 
 
 def _json_line(raw: bytes, number: int) -> dict[str, Any]:
     try:
-        value = json.loads(raw)
+        value = loads(raw)
     except ValueError as exc:
         raise MalformedChangeObjectError(f"line {number} is not JSON: {exc}") from exc
     if not isinstance(value, dict):
@@ -210,7 +222,20 @@ def _json_line(raw: bytes, number: int) -> dict[str, Any]:
     return value
 
 
-def _change(line: dict[str, Any], number: int) -> Change:
+# How a binary value appears in an object (compact separators): one cheap scan, before parsing.
+_BINARY = re.compile(rb'"BS?":')
+_NUMBER_TYPES = (int, float)
+
+
+def _change(line: Any, number: int, *, binary: bool = True) -> Change:
+    """Validate what planning a change needs (op, sequence, time, key types) and build it.
+
+    Images are checked only for being non-empty maps here: their attribute
+    values are validated by botocore and DynamoDB when written, and a bad one
+    parks that one change with the reason instead of rejecting its whole object.
+    """
+    if not isinstance(line, dict):
+        raise MalformedChangeObjectError(f"line {number} is not a JSON object")
     op = line.get("op")
     seq = line.get("seq")
     ts = line.get("ts")
@@ -222,21 +247,22 @@ def _change(line: dict[str, Any], number: int) -> Change:
         problem = f"op {op!r} is not one of {sorted(OPS)}"
     elif not isinstance(seq, str) or len(seq) != SEQ_WIDTH or not seq.isdigit():
         problem = f"seq {str(seq)[:50]!r} is not a {SEQ_WIDTH}-digit sequence number"
-    elif not isinstance(ts, int | float) or isinstance(ts, bool):
+    elif not isinstance(ts, _NUMBER_TYPES) or isinstance(ts, bool):
         problem = "ts is not a number"
     elif not _is_item(keys, scalar_only=True):
         problem = "keys is not a map of S/N/B key attributes"
-    elif op != "REMOVE" and not _is_item(new):
+    elif op != "REMOVE" and not (isinstance(new, dict) and new):
         problem = f"{op} has no new image"
     elif new is not None and op == "REMOVE":
         problem = "REMOVE carries a new image"
-    elif old is not None and not _is_item(old):
+    elif old is not None and not (isinstance(old, dict) and old):
         problem = "old is not an item"
     elif "ttl" in line and not isinstance(line["ttl"], bool):
         problem = "ttl is not a boolean"
     if problem:
         raise MalformedChangeObjectError(f"line {number}: {problem}")
-    return Change(op=op, keys=keys, seq=seq, ts=float(ts), new=new, old=old, ttl=bool(line.get("ttl", False)))  # type: ignore[arg-type]
+    ttl = bool(line.get("ttl", False))
+    return Change(op=op, keys=keys, seq=seq, ts=float(ts), new=new, old=old, ttl=ttl, binary=binary)  # type: ignore[arg-type]
 
 
 def _is_item(value: Any, *, scalar_only: bool = False) -> bool:

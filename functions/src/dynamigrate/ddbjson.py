@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import json
+import re
 from decimal import Decimal, InvalidOperation, localcontext
 from typing import Any
 
@@ -33,6 +33,9 @@ class InvalidItemError(ValueError):
 # ------------------------------------------------------------------ numbers --
 
 
+_PLAIN_INTEGER = re.compile(r"-?[1-9][0-9]{0,37}")
+
+
 def canonical_number(text: str) -> str:
     """Return DynamoDB's number ``text`` in one canonical spelling.
 
@@ -40,6 +43,8 @@ def canonical_number(text: str) -> str:
     built from them must hash alike. Up to 38 significant digits are kept
     exactly (DynamoDB's own precision), so the result never rounds.
     """
+    if _PLAIN_INTEGER.fullmatch(text):
+        return text  # already canonical: the common case of numeric keys
     try:
         with localcontext() as ctx:
             ctx.prec = 40
@@ -70,17 +75,17 @@ def numbers_equal(left: str, right: str) -> bool:
 # --------------------------------------------------------------------- keys --
 
 
-def _canonical_value(value: AttributeValue) -> Any:
-    """A JSON-able form of a key attribute in which equal values are equal."""
+def _canonical_value(value: AttributeValue) -> tuple[str, str]:
+    """Type and text of a key attribute, spelled so that equal values are equal."""
     if len(value) != 1:
         raise InvalidItemError(f"attribute value {value!r} must have exactly one type")
     ((kind, raw),) = value.items()
     if kind == "S":
-        return ["S", raw]
+        return kind, raw
     if kind == "N":
-        return ["N", canonical_number(raw)]
+        return kind, canonical_number(raw)
     if kind == "B":
-        return ["B", base64.b64encode(binary_bytes(raw)).decode("ascii")]
+        return kind, base64.b64encode(binary_bytes(raw)).decode("ascii")
     raise InvalidItemError(f"key attributes must be S, N or B, got {kind}")
 
 
@@ -96,19 +101,40 @@ def key_of(item: Item, key_names: tuple[str, ...]) -> Item:
 
 
 def canonical_key(key: Item) -> str:
-    """A deterministic string for a key: sorted names, canonical numbers."""
-    body = [[name, _canonical_value(key[name])] for name in sorted(key)]
-    return json.dumps(body, ensure_ascii=False, separators=(",", ":"))
+    """A deterministic string for a key: sorted names, canonical numbers.
+
+    Each part is length-prefixed (``<len>:<name><type><len>:<value>``), so the
+    form is unambiguous without any escaping and does not depend on a JSON
+    library: the Lambda, the CLI and the emulator always derive the same ledger id.
+    """
+    parts = []
+    for name in sorted(key) if len(key) > 1 else key:
+        value = key[name]
+        text = value.get("S")
+        if text is not None and len(value) == 1:
+            kind = "S"
+        else:
+            kind, text = _canonical_value(value)
+        parts.append(f"{len(name)}:{name}{kind}{len(text)}:{text}")
+    return "".join(parts)
+
+
+LEDGER_ID_MAX_CHARS = 200
 
 
 def ledger_id(key: Item) -> str:
-    """The ledger's partition key for an item key: 43 url-safe characters.
+    """The ledger's partition key for an item key.
 
-    A digest keeps ledger keys short whatever the size of the application's
-    keys (a partition key of 2 KB plus a sort key of 1 KB would not fit in a
-    ledger partition key), and equal keys always map to the same id.
+    Short keys are used as they are, in their canonical form (readable when
+    inspecting the ledger); longer ones become the url-safe SHA-256 of that
+    form (43 characters), since the application's key may be up to 3 KB and a
+    ledger partition key at most 2 KB. The two never collide: a canonical form
+    always contains ':', base64url never does.
     """
-    digest = hashlib.sha256(canonical_key(key).encode("utf-8")).digest()
+    canonical = canonical_key(key)
+    if len(canonical) <= LEDGER_ID_MAX_CHARS:
+        return canonical
+    digest = hashlib.sha256(canonical.encode("utf-8")).digest()
     return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
 
 

@@ -49,6 +49,10 @@ SKIPPED_OUTCOMES = frozenset({STALE, TOMBSTONED, EXISTS})
 Transform = Callable[[Item], Item]
 
 
+def _unchanged(item: Item) -> Item:
+    return item
+
+
 class UnorderableChangeError(InvalidItemError):
     """A change the rule cannot order (no version, or older than the retention window)."""
 
@@ -72,9 +76,13 @@ class TableSchema:
         return cls(name=table["TableName"], key_types={k["AttributeName"]: types[k["AttributeName"]] for k in ordered})
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: frozen dataclasses build slowly, and this is the hot path
 class TargetChange:
-    """A change expressed in the target table's terms (after any transform)."""
+    """A change expressed in the target table's terms (after any transform).
+
+    ``key``, ``item`` and ``version`` are in boto3 client form (binaries as
+    bytes), converted once; ``ident`` is the key's ledger id.
+    """
 
     key: Item
     item: Item | None  # None for a delete
@@ -82,6 +90,7 @@ class TargetChange:
     ts: float
     version: AttributeValue | None
     op: str
+    ident: str
     ttl: bool = False
 
     @property
@@ -89,20 +98,21 @@ class TargetChange:
         return self.item is None
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # not frozen: frozen dataclasses build slowly, and this is the hot path
 class Write:
     """One planned request: boto3 client method name and keyword arguments.
 
     ``labels`` names the outcome when the condition of each part fails (one
-    label per TransactItem, or one for a single-item call). ``fallback`` is
-    the request to send when a conditional put finds the item absent.
+    label per TransactItem, or one for a single-item call). ``fallback``
+    builds the request to send when a conditional put finds the item absent
+    (built only then: most updates find their item).
     """
 
     method: str
     params: dict[str, Any]
     labels: tuple[str, ...]
     key: Item
-    fallback: Write | None = None
+    fallback: Callable[[], Write] | None = None
     note: str = field(default="")
 
 
@@ -112,6 +122,18 @@ class VersionRule:
     ledger_table: str
     version_attribute: str | None = None
     retention_seconds: int = 14 * 86400
+    _clock: dict[int, tuple[dict[str, str], dict[str, str]]] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
+
+    def _times(self, now: float) -> tuple[dict[str, str], dict[str, str]]:
+        """(now, expiry) as DynamoDB numbers; computed once per second, not once per change."""
+        second = int(now)
+        cached = self._clock.get(second)
+        if cached is None:
+            self._clock.clear()
+            cached = self._clock[second] = ({"N": str(second)}, {"N": str(second + self.retention_seconds)})
+        return cached
 
     @property
     def mode(self) -> str:
@@ -156,8 +178,16 @@ class VersionRule:
                     "mode needs every write to set it. Fix the application, or use stream ordering "
                     "(version_attribute = null); then replay the parked change"
                 )
+        convert = to_client if change.binary or transform is not None else _unchanged
         return TargetChange(
-            key=key, item=item, seq=change.seq, ts=change.ts, version=version, op=change.op, ttl=change.ttl
+            key=convert(key),
+            item=convert(item) if item is not None else None,
+            seq=change.seq,
+            ts=change.ts,
+            version=convert({"v": version})["v"] if version is not None else None,
+            op=change.op,
+            ident=ledger_id(key),
+            ttl=change.ttl,
         )
 
     def plan_change(self, change: TargetChange, now: float | None = None) -> Write:
@@ -174,25 +204,25 @@ class VersionRule:
 
     def _plan_stream_change(self, change: TargetChange, now: float) -> Write:
         ledger_row = {
-            "pk": {"S": ledger_id(change.key)},
+            "pk": {"S": change.ident},
             "seq": {"S": change.seq},
             "deleted": {"BOOL": change.is_delete},
-            "expires_at": {"N": str(int(now + self.retention_seconds))},
-            "key": {"M": to_client(change.key)},
+            "expires_at": self._times(now)[1],
+            "key": {"M": change.key},
         }
         ledger_put = {
             "Put": {
                 "TableName": self.ledger_table,
                 "Item": ledger_row,
                 "ConditionExpression": "attribute_not_exists(pk) OR seq < :seq OR expires_at < :now",
-                "ExpressionAttributeValues": {":seq": {"S": change.seq}, ":now": {"N": str(int(now))}},
+                "ExpressionAttributeValues": {":seq": {"S": change.seq}, ":now": self._times(now)[0]},
                 "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
             }
         }
         if change.item is None:
-            apply: dict[str, Any] = {"Delete": {"TableName": self.target.name, "Key": to_client(change.key)}}
+            apply: dict[str, Any] = {"Delete": {"TableName": self.target.name, "Key": change.key}}
         else:
-            apply = {"Put": {"TableName": self.target.name, "Item": to_client(change.item)}}
+            apply = {"Put": {"TableName": self.target.name, "Item": change.item}}
         return Write(
             method="transact_write_items",
             params={"TransactItems": [ledger_put, apply]},
@@ -203,14 +233,14 @@ class VersionRule:
     def _plan_attribute_change(self, change: TargetChange, now: float) -> Write:
         assert self.version_attribute is not None and change.version is not None
         names = {"#k": self.target.key_names[0], "#v": self.version_attribute}
-        version = to_client({"v": change.version})["v"]
+        version = change.version
         if change.item is None:
             tombstone = {
-                "pk": {"S": ledger_id(change.key)},
+                "pk": {"S": change.ident},
                 "v": version,
                 "deleted": {"BOOL": True},
-                "expires_at": {"N": str(int(now + self.retention_seconds))},
-                "key": {"M": to_client(change.key)},
+                "expires_at": self._times(now)[1],
+                "key": {"M": change.key},
             }
             return Write(
                 method="transact_write_items",
@@ -221,14 +251,14 @@ class VersionRule:
                                 "TableName": self.ledger_table,
                                 "Item": tombstone,
                                 "ConditionExpression": "attribute_not_exists(pk) OR v < :v OR expires_at < :now",
-                                "ExpressionAttributeValues": {":v": version, ":now": {"N": str(int(now))}},
+                                "ExpressionAttributeValues": {":v": version, ":now": self._times(now)[0]},
                                 "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
                             }
                         },
                         {
                             "Delete": {
                                 "TableName": self.target.name,
-                                "Key": to_client(change.key),
+                                "Key": change.key,
                                 "ConditionExpression": (
                                     "attribute_not_exists(#k) OR attribute_not_exists(#v) OR #v <= :v"
                                 ),
@@ -242,15 +272,19 @@ class VersionRule:
                 labels=(STALE, STALE),
                 key=change.key,
             )
-        insert = self._attribute_insert(change.key, change.item, version, now, names)
+        item = change.item
+
+        def insert() -> Write:
+            return self._attribute_insert(change.key, item, version=version, now=now, names=names, ident=change.ident)
+
         if change.op == "INSERT":
-            return insert
+            return insert()
         # The common case: the item is already in the target. One conditional put.
         return Write(
             method="put_item",
             params={
                 "TableName": self.target.name,
-                "Item": to_client(change.item),
+                "Item": item,
                 "ConditionExpression": "attribute_exists(#k) AND (attribute_not_exists(#v) OR #v < :v)",
                 "ExpressionAttributeNames": names,
                 "ExpressionAttributeValues": {":v": version},
@@ -262,7 +296,7 @@ class VersionRule:
         )
 
     def _attribute_insert(
-        self, key: Item, item: Item, version: AttributeValue, now: float, names: dict[str, str]
+        self, key: Item, item: Item, *, version: AttributeValue, now: float, names: dict[str, str], ident: str
     ) -> Write:
         """Put an item that may be absent: newer than any tombstone and any present version."""
         return Write(
@@ -272,16 +306,16 @@ class VersionRule:
                     {
                         "ConditionCheck": {
                             "TableName": self.ledger_table,
-                            "Key": {"pk": {"S": ledger_id(key)}},
+                            "Key": {"pk": {"S": ident}},
                             "ConditionExpression": "attribute_not_exists(pk) OR v < :v OR expires_at < :now",
-                            "ExpressionAttributeValues": {":v": version, ":now": {"N": str(int(now))}},
+                            "ExpressionAttributeValues": {":v": version, ":now": self._times(now)[0]},
                             "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
                         }
                     },
                     {
                         "Put": {
                             "TableName": self.target.name,
-                            "Item": to_client(item),
+                            "Item": item,
                             "ConditionExpression": "attribute_not_exists(#k) OR attribute_not_exists(#v) OR #v < :v",
                             "ExpressionAttributeNames": names,
                             "ExpressionAttributeValues": {":v": version},
@@ -308,7 +342,8 @@ class VersionRule:
         version = item.get(self.version_attribute) if self.version_attribute else None
         if version is not None:
             assert self.version_attribute is not None
-            write = self._attribute_insert(key, item, version, now, {**names, "#v": self.version_attribute})
+            names = {**names, "#v": self.version_attribute}
+            write = self._attribute_insert(key, item, version=version, now=now, names=names, ident=ledger_id(key))
             return Write(write.method, write.params, labels=(TOMBSTONED, EXISTS), key=key)
         return Write(
             method="transact_write_items",
@@ -319,7 +354,7 @@ class VersionRule:
                             "TableName": self.ledger_table,
                             "Key": {"pk": {"S": ledger_id(key)}},
                             "ConditionExpression": "attribute_not_exists(pk) OR expires_at < :now",
-                            "ExpressionAttributeValues": {":now": {"N": str(int(now))}},
+                            "ExpressionAttributeValues": {":now": self._times(now)[0]},
                         }
                     },
                     {

@@ -170,7 +170,7 @@ class ChangeWriter:
                 parked.append((change, str(exc)))
                 continue
             # Keep only the newest change per key: same final state, fewer writes.
-            ident = ledger_id(target.key)
+            ident = target.ident
             current = newest.get(ident)
             if current is None or target.seq > current[0].seq:
                 newest[ident] = (target, change)
@@ -185,7 +185,7 @@ class ChangeWriter:
                 continue
             origin[ident] = change
         summary.tally = execute_all(self._dynamodb(), writes, self.config.threads)
-        parked.extend((origin[ledger_id(result.key)], result.reason) for result in summary.tally.parked)
+        parked.extend((origin[ledger_id(result.key)], result.reason) for result in summary.tally.parked)  # rare
         summary.tally.counts[PARKED] = len(parked)
         for change, reason in parked:
             self.log.warning("parked change", extra={"key": describe_key(change.keys), "reason": reason})

@@ -5,7 +5,8 @@ hundreds of times lower than the seed article's one-object-per-change design.
 The object key is deterministic, so a retried batch overwrites its own object.
 
 Failure handling: a record that cannot be encoded is reported as a batch item
-failure (Powertools' batch processor), so the event source mapping retries
+failure (Powertools' batch processor, used only when a batch holds such a
+record: the common path converts records directly), so the event source mapping retries
 from it and finally sends it to the on-failure S3 destination with its
 payload; an S3 error fails the whole invocation, which the mapping retries,
 bisects and, when retries run out, parks in the same destination. Nothing is
@@ -23,7 +24,7 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
 from botocore.exceptions import ClientError
 
 from dynamigrate import aws
-from dynamigrate.changes import encode_object, line_from_stream_record, object_key
+from dynamigrate.changes import MalformedStreamRecordError, encode_object, line_from_stream_record, object_key
 from dynamigrate.config import StreamToS3Config
 
 if TYPE_CHECKING:
@@ -78,15 +79,30 @@ def put_change_object(lines: list[dict[str, Any]], source: str) -> str:
     return key
 
 
+def encode_batch(records: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], PartialItemFailureResponse]:
+    """Change lines for a batch, and the records that could not be encoded.
+
+    The fast path converts every record directly. Only when one is malformed
+    does Powertools' batch processor go over the batch, to isolate the bad
+    records and report them as batch item failures (the mapping retries from
+    the first of them, and finally parks them in its on-failure bucket).
+    """
+    try:
+        return [line_from_stream_record(record) for record in records], {"batchItemFailures": []}
+    except MalformedStreamRecordError:
+        _lines.clear()
+        with processor(records=records, handler=record_handler):
+            processor.process()
+        lines = list(_lines)
+        _lines.clear()
+        return lines, processor.response()
+
+
 @logger.inject_lambda_context
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
     records = event.get("Records") or []
-    _lines.clear()
-    with processor(records=records, handler=record_handler):
-        processor.process()
-    lines = list(_lines)
-    _lines.clear()
+    lines, failures = encode_batch(records)
     if lines:
         source = str(records[0].get("eventSourceARN", config.source_table))
         key = put_change_object(lines, source)
@@ -97,7 +113,6 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItem
         if ttl_deletes:
             metrics.add_metric(name="TtlDeletesCaptured", unit=MetricUnit.Count, value=ttl_deletes)
         logger.info("captured batch", extra={"key": key, "records": len(lines)})
-    failures = processor.response()
     if failures["batchItemFailures"]:
         metrics.add_metric(name="RecordsRejected", unit=MetricUnit.Count, value=len(failures["batchItemFailures"]))
     return failures
