@@ -160,6 +160,15 @@ fmt: $(VENV)/.installed ## Format Python and Terraform sources
 demo: build tfrc ## Rehearse a whole cross-account migration on the embedded emulator
 	$(BIN)/dynamigrate demo $(DEMO_ARGS)
 
+# ---------------------------------------------------------------- bench ----
+
+# One core, as the targets are stated: taskset when the machine has it.
+PIN := $(shell command -v taskset >/dev/null 2>&1 && echo "taskset -c 0")
+
+.PHONY: bench
+bench: build ## Benchmarks: handler throughput, S3 PUTs per million changes, import time, zip size
+	$(PIN) $(PY) bench/bench_handlers.py
+
 .PHONY: clean
 clean: ## Remove build outputs, venvs and Terraform working files
 	rm -rf $(BUILD) $(DIST) $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -13,8 +13,8 @@ from botocore.exceptions import BotoCoreError, ClientError
 from rich.console import Console
 
 from dynamigrate import __version__
+from dynamigrate.accounts import Account
 from dynamigrate.apply import DeploymentError
-from dynamigrate.aws import Account
 from dynamigrate.cli.progress import progress_bar, rate_advancer
 
 app = typer.Typer(

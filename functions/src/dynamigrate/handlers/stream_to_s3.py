@@ -15,12 +15,12 @@ dropped.
 
 from __future__ import annotations
 
+import functools
 import time
 from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
 from botocore.exceptions import ClientError
 
 from dynamigrate import aws
@@ -28,17 +28,29 @@ from dynamigrate.changes import MalformedStreamRecordError, encode_object, line_
 from dynamigrate.config import StreamToS3Config
 
 if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.batch import BatchProcessor
     from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
     from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
     from aws_lambda_powertools.utilities.typing import LambdaContext
 
 logger = Logger()
 metrics = Metrics()
-processor = BatchProcessor(event_type=EventType.DynamoDBStreams, raise_on_entire_batch_failure=True)
 config = StreamToS3Config.from_env()
 metrics.set_default_dimensions(Migration=config.migration)
 
 _lines: list[dict[str, Any]] = []
+
+
+@functools.cache
+def processor() -> BatchProcessor:
+    """Powertools' batch processor, built the first time a batch holds a bad record.
+
+    Importing it (with every event source data class) costs about a third of
+    this function's cold start, and the common path never needs it.
+    """
+    from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType  # noqa: PLC0415
+
+    return BatchProcessor(event_type=EventType.DynamoDBStreams, raise_on_entire_batch_failure=True)
 
 
 def record_handler(record: DynamoDBRecord) -> None:
@@ -90,12 +102,13 @@ def encode_batch(records: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], P
     try:
         return [line_from_stream_record(record) for record in records], {"batchItemFailures": []}
     except MalformedStreamRecordError:
+        batch = processor()
         _lines.clear()
-        with processor(records=records, handler=record_handler):
-            processor.process()
+        with batch(records=records, handler=record_handler):
+            batch.process()
         lines = list(_lines)
         _lines.clear()
-        return lines, processor.response()
+        return lines, batch.response()
 
 
 @logger.inject_lambda_context
