@@ -119,6 +119,10 @@ test-terraform: build tfrc ## terraform validate + terraform test (mock provider
 test-integration: build tfrc ## Terraform apply + live migration on the embedded emulator
 	$(BIN)/pytest tests/integration -q $(PYTEST_ARGS)
 
+.PHONY: soak
+soak: $(VENV)/.installed ## The model-based convergence test with thousands of examples
+	HYPOTHESIS_PROFILE=soak $(BIN)/pytest tests/unit/test_model.py -n 2 -q --hypothesis-show-statistics $(PYTEST_ARGS)
+
 .PHONY: test-localstack
 test-localstack: build tfrc ## Integration tests against LocalStack (LOCALSTACK_ENDPOINT, default http://localhost:4566)
 	$(BIN)/pytest tests/integration -m localstack -rs -q $(PYTEST_ARGS)

@@ -237,3 +237,14 @@ def test_given_attribute_mode_and_older_target_item_when_copied_then_newer_copy_
     apply(make_writer("updated_at"), put(1, 10, "older", op="INSERT", version=10))
     assert copy("updated_at", 1, "newer", 20) == APPLIED
     assert target_item(1)["value"] == {"S": "newer"}
+
+
+@pytest.mark.parametrize(("mode", "shown"), [(None, "'seq'"), ("updated_at", "newer or equal item")])
+def test_given_stale_change_when_skipped_then_conflict_names_what_the_target_holds(tables, mode, shown) -> None:
+    writer = make_writer(mode)
+    apply(writer, put(1, 20, "new", op="INSERT"))
+    summary = writer.apply_changes([put(1, 10, "old")], "changes/c.jsonl.gz")
+    assert summary.tally.counts[STALE] == 1
+    (conflict,) = summary.tally.conflicts
+    assert conflict.outcome == STALE and conflict.key == key(1)
+    assert "target holds" in conflict.reason and shown in conflict.reason

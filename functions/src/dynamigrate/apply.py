@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError, ParamValidationError
 
-from dynamigrate.rule import APPLIED, FAILED, PARKED, Write
+from dynamigrate.rule import APPLIED, FAILED, PARKED, STALE, TOMBSTONED, Write
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -52,6 +52,7 @@ DEPLOYMENT_CODES = frozenset(
     }
 )
 CONFLICT_RETRIES = 8
+CONFLICT_SAMPLES = 3
 
 
 class DeploymentError(RuntimeError):
@@ -72,6 +73,7 @@ class Tally:
     counts: Counter[str] = field(default_factory=Counter)
     parked: list[Result] = field(default_factory=list)
     failed: list[Result] = field(default_factory=list)
+    conflicts: list[Result] = field(default_factory=list)  # a few stale/tombstoned samples, for the log
 
     def add(self, result: Result) -> None:
         self.counts[result.outcome] += 1
@@ -79,11 +81,14 @@ class Tally:
             self.parked.append(result)
         elif result.outcome == FAILED:
             self.failed.append(result)
+        elif result.outcome in (STALE, TOMBSTONED) and len(self.conflicts) < CONFLICT_SAMPLES:
+            self.conflicts.append(result)
 
     def merge(self, other: Tally) -> None:
         self.counts.update(other.counts)
         self.parked.extend(other.parked)
         self.failed.extend(other.failed)
+        self.conflicts.extend(other.conflicts[: max(0, CONFLICT_SAMPLES - len(self.conflicts))])
 
 
 def execute(client: DynamoDBClient, write: Write) -> Result:

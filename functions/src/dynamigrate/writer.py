@@ -149,10 +149,11 @@ class ChangeWriter:
             self.log.error("malformed change object", extra={"key": key, "problem": str(exc)})
             raise MalformedChangeObjectError(f"{key}: {exc}") from exc
         summary = self.apply_changes(changes, key)
-        self.log.info(
-            "applied change object",
-            extra={"key": key, "records": summary.records, **{k: v for k, v in summary.metrics().items() if v}},
-        )
+        conflicts = [f"{describe_key(r.key)}: {r.outcome}, {r.reason}" for r in summary.tally.conflicts]
+        extra: dict[str, Any] = {k: v for k, v in summary.metrics().items() if v}
+        if conflicts:
+            extra["conflict_samples"] = conflicts  # what the target held (ReturnValuesOnConditionCheckFailure)
+        self.log.info("applied change object", extra={"key": key, "records": summary.records, **extra})
         return summary
 
     def apply_changes(self, changes: list[Change], key: str, now: float | None = None) -> ObjectSummary:
