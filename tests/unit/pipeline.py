@@ -30,6 +30,7 @@ for _name in ("CHANGE_BUCKET_NAME", "SOURCE_TABLE_NAME", "TARGET_TABLE_NAME", "L
 
 from dynamigrate import aws  # noqa: E402
 from dynamigrate.apply import execute  # noqa: E402
+from dynamigrate.batchcopy import TransactBatcher  # noqa: E402
 from dynamigrate.config import StreamToS3Config, WriterConfig  # noqa: E402
 from dynamigrate.ddbjson import canonical_key, items_equal, key_of  # noqa: E402
 from dynamigrate.handlers import s3_to_table, stream_to_s3  # noqa: E402
@@ -246,6 +247,15 @@ class Pipeline:
         assert result.outcome in (APPLIED, EXISTS, TOMBSTONED, STALE, FAILED), result
         self.stats.copies[result.outcome] = self.stats.copies.get(result.outcome, 0) + 1
         return result.outcome
+
+    def copy_items(self, items: list[dict[str, Any]], failures: set[int]) -> list[str]:
+        """Copy items as `dynamigrate backfill` does (batched transactions), throttling the chosen calls."""
+        batcher = TransactBatcher(Flaky(self.ddb, failures, throttle), self.target, retries=1, sleep=lambda _: None)  # type: ignore[arg-type]
+        outcomes = [r.outcome for r in batcher.run([self.rule.plan_copy(item) for item in items])]
+        for outcome in outcomes:
+            assert outcome in (APPLIED, EXISTS, TOMBSTONED, STALE, FAILED), outcome
+            self.stats.copies[outcome] = self.stats.copies.get(outcome, 0) + 1
+        return outcomes
 
     def planned_copy(self, item: dict[str, Any]) -> Write:
         return self.rule.plan_copy(item)

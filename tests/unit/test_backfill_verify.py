@@ -109,11 +109,12 @@ def test_given_planted_differences_when_verified_then_each_is_reported_and_nothi
     assert result.matched == 117
 
 
-def test_given_two_accounts_when_cli_backfills_and_verifies_with_roles_then_it_reports_json(accounts) -> None:
+def test_given_two_accounts_when_cli_backfills_and_verifies_with_roles_then_it_reports_json(accounts, tmp_path) -> None:
     runner = CliRunner()
     roles = ["--source-role-arn", SOURCE_ROLE, "--target-role-arn", TARGET_ROLE, "--external-id", "rehearsal"]
     tables = ["--source-table", "orders", "--target-table", "orders"]
-    copied = runner.invoke(app, ["backfill", *tables, "--ledger-table", "ledger", "--json", *roles])
+    checkpoint = ["--checkpoint", str(tmp_path / "copy.json")]
+    copied = runner.invoke(app, ["backfill", *tables, "--ledger-table", "ledger", "--json", *checkpoint, *roles])
     assert copied.exit_code == 0, copied.output
     summary = json.loads(copied.stdout)
     assert summary["written"] == 120 and summary["reconciled"] is True

@@ -121,9 +121,12 @@ def run_model(mode: str | None, data: st.DataObject) -> None:
         rounds += 1
         assert rounds < 500, "delivery did not finish"
         if copies and (not pending or rng.random() < 0.3):
-            outcome = pipeline.copy_item(copies[0])
-            if outcome != "failed":
-                copies.pop(0)
+            # One backfill request: several copies in one batched transaction, sometimes throttled.
+            size = rng.randint(1, len(copies))
+            throttled = set(data.draw(st.lists(st.integers(0, 3), max_size=2), label="copy throttles"))
+            outcomes = pipeline.copy_items(copies[:size], throttled)
+            failed = [item for item, outcome in zip(copies[:size], outcomes, strict=True) if outcome == "failed"]
+            copies = failed + copies[size:]  # a failed copy is reported and retried by a rerun
             continue
         size = rng.randint(1, min(10, len(pending)))
         batch, pending = pending[:size], pending[size:]

@@ -1,32 +1,64 @@
-"""Bulk copy of the existing items, safe while live changes replicate.
+"""Bulk copy of the existing items, safe while live changes replicate, resumable.
 
 A parallel segmented Scan of the source; each item goes through the version
 rule's copy plan (``VersionRule.plan_copy``), so the copy never overwrites an
 item that replication already wrote and never resurrects a replicated delete.
-Every item read ends in exactly one outcome, and the counts must reconcile:
-read = applied + exists + tombstoned + stale + parked + failed.
+The planned copies of a page travel in batched transactions
+(``batchcopy.TransactBatcher``), in shuffled order so consecutive writes do not
+walk the target's partitions one after another.
+
+Reads and writes are charged, as DynamoDB reports them, to two rate limiters
+(``capacity.CapacityLimiter``), so the copy keeps to its share of each
+table's capacity.
+
+After every page a checkpoint (each segment's position and the running
+counts) is written atomically, so a copy killed at any point (Ctrl-C,
+SIGKILL, expired credentials) resumes from its last page; the page in flight
+is copied again, which the copy conditions make harmless (those items count
+as ``exists``). Every item read ends in exactly one outcome, and the counts
+must reconcile: read = applied + exists + tombstoned + stale + parked + failed.
 """
 
 from __future__ import annotations
 
+import json
+import os
+import random
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from dynamigrate.apply import Result, Tally, execute
-from dynamigrate.ddbjson import InvalidItemError, describe_key
+from dynamigrate.apply import Result, Tally
+from dynamigrate.batchcopy import TransactBatcher
+from dynamigrate.capacity import CapacityLimiter, consumed_units
+from dynamigrate.ddbjson import InvalidItemError, describe_key, to_client, to_wire
 from dynamigrate.rule import APPLIED, EXISTS, FAILED, PARKED, STALE, TOMBSTONED
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from pathlib import Path
+
     from mypy_boto3_dynamodb import DynamoDBClient
 
     from dynamigrate.ddbjson import Item
-    from dynamigrate.rule import Transform, VersionRule
+    from dynamigrate.rule import Transform, VersionRule, Write
 
 ProgressCallback = Callable[[int], None]
+OUTCOMES = (APPLIED, EXISTS, TOMBSTONED, STALE, PARKED, FAILED)
+COPIES_PER_REQUEST = 50  # 100 actions per transaction, two per copy
+CHECKPOINT_FORMAT = 1
+
+
+class CheckpointMismatchError(ValueError):
+    """A checkpoint file belongs to another copy (other tables, segments or rule)."""
+
+
+class Interrupted(RuntimeError):
+    """The copy stopped early (Ctrl-C or an error); its checkpoint holds everything done so far."""
 
 
 @dataclass
@@ -37,15 +69,24 @@ class BackfillReport:
     read: int = 0
     seconds: float = 0.0
     tally: Tally = field(default_factory=Tally)
+    read_units: float = 0.0
+    write_units: float = 0.0
+    requests: int = 0
+    resumed_from: int = 0
+    problems: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def reconciled(self) -> bool:
-        counts = self.tally.counts
-        return self.read == sum(counts[o] for o in (APPLIED, EXISTS, TOMBSTONED, STALE, PARKED, FAILED))
+        return self.read == sum(self.tally.counts[o] for o in OUTCOMES)
 
     @property
     def ok(self) -> bool:
         return self.reconciled and not self.tally.counts[FAILED] and not self.tally.counts[PARKED]
+
+    def add(self, result: Result) -> None:
+        self.tally.add(result)
+        if result.outcome in (PARKED, FAILED):
+            self.problems.append({"key": to_wire(result.key), "outcome": result.outcome, "reason": result.reason})
 
     def as_dict(self) -> dict[str, Any]:
         counts = self.tally.counts
@@ -61,31 +102,201 @@ class BackfillReport:
             "parked": counts[PARKED],
             "failed": counts[FAILED],
             "reconciled": self.reconciled,
+            "resumed_from": self.resumed_from,
             "seconds": round(self.seconds, 3),
-            "items_per_second": round(self.read / self.seconds, 1) if self.seconds else None,
+            "items_per_second": round((self.read - self.resumed_from) / self.seconds, 1) if self.seconds else None,
+            "read_units": round(self.read_units, 1),
+            "write_units": round(self.write_units, 1),
+            "write_requests": self.requests,
             "problems": [
-                {"key": describe_key(r.key), "outcome": r.outcome, "reason": r.reason}
-                for r in [*self.tally.parked, *self.tally.failed][:100]
+                {"key": describe_key(p["key"]), "outcome": p["outcome"], "reason": p["reason"]}
+                for p in self.problems[:100]
             ],
         }
 
 
+@dataclass
+class Checkpoint:
+    """Where each segment stands and what the copy has counted; saved atomically after each page."""
+
+    path: Path
+    identity: dict[str, Any]
+    positions: dict[int, Item | None] = field(default_factory=dict)  # segment -> ExclusiveStartKey
+    done: set[int] = field(default_factory=set)
+
+    @classmethod
+    def open(cls, path: Path, identity: dict[str, Any], report: BackfillReport) -> Checkpoint:
+        checkpoint = cls(path, identity)
+        if not path.exists():
+            return checkpoint
+        try:
+            data = json.loads(path.read_text())
+        except (OSError, ValueError) as exc:
+            raise CheckpointMismatchError(
+                f"checkpoint {path} cannot be read ({exc}); move it away to start over"
+            ) from exc
+        if data.get("format") != CHECKPOINT_FORMAT or data.get("identity") != identity:
+            raise CheckpointMismatchError(
+                f"checkpoint {path} belongs to another copy ({data.get('identity')}); this one is {identity}. "
+                "Use the same options to resume it, or another --checkpoint path to start a new copy"
+            )
+        checkpoint.positions = {int(s): (to_client(k) if k else None) for s, k in data["positions"].items()}
+        checkpoint.done = {int(s) for s in data["done"]}
+        report.read = report.resumed_from = int(data["read"])
+        report.tally.counts.update(Counter(data["counts"]))
+        report.problems.extend(data.get("problems", []))
+        report.read_units, report.write_units = data.get("read_units", 0.0), data.get("write_units", 0.0)
+        return checkpoint
+
+    def save(self, report: BackfillReport) -> None:
+        data = {
+            "format": CHECKPOINT_FORMAT,
+            "identity": self.identity,
+            "positions": {str(s): (to_wire(k) if k else None) for s, k in self.positions.items()},
+            "done": sorted(self.done),
+            "read": report.read,
+            "counts": dict(report.tally.counts),
+            "problems": report.problems,
+            "read_units": report.read_units,
+            "write_units": report.write_units,
+            "saved_at": time.time(),
+        }
+        temporary = self.path.with_name(self.path.name + ".tmp")
+        with temporary.open("w") as handle:
+            json.dump(data, handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        temporary.replace(self.path)
+
+
 def scan_segment(
-    client: DynamoDBClient, table: str, segment: int, total: int, *, consistent: bool = False, page_size: int = 0
-) -> Any:
-    """Yield pages (lists of items, boto3 client form) of one scan segment."""
+    client: DynamoDBClient,
+    table: str,
+    segment: int,
+    total: int,
+    *,
+    consistent: bool = False,
+    page_size: int = 0,
+    start: Item | None = None,
+    limiter: CapacityLimiter | None = None,
+) -> Iterator[tuple[list[Item], Item | None]]:
+    """Yield (items, next start key) per page of one scan segment, charging ``limiter`` with what each read cost."""
     params: dict[str, Any] = {"TableName": table, "Segment": segment, "TotalSegments": total}
     if consistent:
         params["ConsistentRead"] = True
     if page_size:
         params["Limit"] = page_size
+    if limiter is not None:
+        params["ReturnConsumedCapacity"] = "TOTAL"
+    if start:
+        params["ExclusiveStartKey"] = start
     while True:
-        page = client.scan(**params)
-        yield page.get("Items", [])
+        if limiter is not None:
+            limiter.wait()
+        page: dict[str, Any] = dict(client.scan(**params))
+        if limiter is not None:
+            units = consumed_units(page)
+            # Not every emulator reports capacity; a 4 KB read costs 0.5 unit eventually consistent.
+            limiter.charge(units if units is not None else max(0.5, page.get("ScannedCount", 0) * 0.5))
         last = page.get("LastEvaluatedKey")
+        yield page.get("Items", []), last
         if not last:
             return
         params["ExclusiveStartKey"] = last
+
+
+@dataclass
+class _Copy:
+    """One bulk copy run: scanner threads feeding a shared pool of batched writers."""
+
+    source: DynamoDBClient
+    source_table: str
+    rule: VersionRule
+    segments: int
+    transform: Transform | None
+    progress: ProgressCallback | None
+    state: Checkpoint | None
+    reads: CapacityLimiter
+    batcher: TransactBatcher
+    page_size: int
+    stop: threading.Event
+    report: BackfillReport
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def plan(self, item: Item) -> Write | Result:
+        try:
+            new = self.transform(item) if self.transform is not None else item
+            return self.rule.plan_copy(new)
+        except (InvalidItemError, KeyError, TypeError, ValueError) as exc:
+            key = {k: item[k] for k in self.rule.target.key_names if k in item} or item
+            return Result(PARKED, key, f"cannot copy: {exc}")
+
+    def copy_page(self, writers: ThreadPoolExecutor, page: list[Item]) -> list[Result]:
+        planned = [self.plan(item) for item in page]
+        results = [p for p in planned if isinstance(p, Result)]
+        todo = [p for p in planned if not isinstance(p, Result)]
+        random.shuffle(todo)  # spread consecutive writes over the target's partitions
+        chunks = [todo[i : i + COPIES_PER_REQUEST] for i in range(0, len(todo), COPIES_PER_REQUEST)]
+        for chunk_results in writers.map(self.batcher.run, chunks):
+            results.extend(chunk_results)
+        return results
+
+    def run_segment(self, writers: ThreadPoolExecutor, segment: int) -> bool:
+        """Copy one segment from where it stands; True when it reached its end."""
+        state = self.state
+        if state is not None and segment in state.done:
+            return True
+        start = state.positions.get(segment) if state is not None else None
+        pages = scan_segment(
+            self.source,
+            self.source_table,
+            segment,
+            self.segments,
+            page_size=self.page_size,
+            start=start,
+            limiter=self.reads,
+        )
+        for page, last in pages:
+            if self.stop.is_set():
+                return False
+            results = self.copy_page(writers, page)
+            with self.lock:
+                self.report.read += len(page)
+                for result in results:
+                    self.report.add(result)
+                self.report.read_units = self.reads.consumed
+                self.report.write_units = self.batcher.limiter.consumed
+                if state is not None:
+                    state.positions[segment] = last
+                    if last is None:
+                        state.done.add(segment)
+                    state.save(self.report)
+            if self.progress is not None:
+                self.progress(len(page))
+        return True
+
+    def run(self, threads: int) -> None:
+        """Run every segment; on Ctrl-C or a failure, let the others finish their page and checkpoint."""
+        with (
+            ThreadPoolExecutor(max_workers=max(1, threads), thread_name_prefix="copy") as writers,
+            ThreadPoolExecutor(max_workers=self.segments, thread_name_prefix="scan") as scanners,
+        ):
+            futures = [scanners.submit(self.run_segment, writers, s) for s in range(self.segments)]
+            try:
+                wait(futures, return_when=FIRST_EXCEPTION)
+            except KeyboardInterrupt:
+                self.stop.set()
+                wait(futures)
+                raise Interrupted("interrupted") from None
+            if any(f.done() and f.exception() is not None for f in futures):
+                self.stop.set()
+            wait(futures)
+        for future in futures:
+            error = future.exception()
+            if error is not None:
+                raise error
+        if not all(future.result() for future in futures):
+            raise Interrupted("stopped")
 
 
 def backfill(
@@ -97,35 +308,51 @@ def backfill(
     segments: int = 4,
     threads: int = 16,
     transform: Transform | None = None,
+    transform_name: str = "",
     progress: ProgressCallback | None = None,
+    checkpoint: Path | None = None,
+    read_limiter: CapacityLimiter | None = None,
+    write_limiter: CapacityLimiter | None = None,
+    page_size: int = 0,
+    stop: threading.Event | None = None,
 ) -> BackfillReport:
-    """Copy every item of ``source_table`` into the rule's target table."""
+    """Copy every item of ``source_table`` into the rule's target table (resuming from ``checkpoint``).
+
+    Raises ``Interrupted`` when stopped early (``stop`` set, or Ctrl-C) and the
+    first error of any segment after the others have saved their progress.
+    """
     report = BackfillReport(source_table=source_table, target_table=rule.target.name, segments=segments)
-    lock = threading.Lock()
+    identity = {
+        "source_table": source_table,
+        "target_table": rule.target.name,
+        "ledger_table": rule.ledger_table,
+        "version_attribute": rule.version_attribute,
+        "segments": segments,
+        "transform": transform_name,
+    }
+    state = Checkpoint.open(checkpoint, identity, report) if checkpoint is not None else None
+    reads = read_limiter or CapacityLimiter(None)
+    writes = write_limiter or CapacityLimiter(None)
+    reads.consumed, writes.consumed = report.read_units, report.write_units
+    batcher = TransactBatcher(target, rule.target.name, limiter=writes)
+    copy = _Copy(
+        source=source,
+        source_table=source_table,
+        rule=rule,
+        segments=segments,
+        transform=transform,
+        progress=progress,
+        state=state,
+        reads=reads,
+        batcher=batcher,
+        page_size=page_size,
+        stop=stop or threading.Event(),
+        report=report,
+    )
     started = time.monotonic()
-
-    def copy_one(item: Item) -> Result:
-        try:
-            new = transform(item) if transform is not None else item
-            write = rule.plan_copy(new)
-        except (InvalidItemError, KeyError, TypeError) as exc:
-            return Result(PARKED, {k: item[k] for k in rule.target.key_names if k in item} or item, str(exc))
-        return execute(target, write)
-
-    with ThreadPoolExecutor(max_workers=max(1, threads), thread_name_prefix="copy") as writers:
-
-        def run_segment(segment: int) -> None:
-            for page in scan_segment(source, source_table, segment, segments):
-                results = list(writers.map(copy_one, page))
-                with lock:
-                    report.read += len(page)
-                    for result in results:
-                        report.tally.add(result)
-                if progress is not None:
-                    progress(len(page))
-
-        with ThreadPoolExecutor(max_workers=segments, thread_name_prefix="scan") as scanners:
-            for future in [scanners.submit(run_segment, s) for s in range(segments)]:
-                future.result()
-    report.seconds = time.monotonic() - started
+    try:
+        copy.run(threads)
+    finally:
+        report.seconds = time.monotonic() - started
+        report.requests = batcher.stats.requests
     return report

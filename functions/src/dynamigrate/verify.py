@@ -143,7 +143,7 @@ def verify(
         return Difference("different", target_item_key, differing_attributes(want, fresh_target))
 
     def forward(segment: int) -> None:
-        for page in scan_segment(source, source_table, segment, segments):
+        for page, _ in scan_segment(source, source_table, segment, segments):
             wanted = [(item, expected(item)) for item in page]
             keys = [key_of(want, target_key) for _, want in wanted]
             found = batch_get(target, target_table, keys) if keys else {}
@@ -164,7 +164,7 @@ def verify(
                 progress(len(page))
 
     def backward(segment: int) -> None:
-        for page in scan_segment(target, target_table, segment, segments):
+        for page, _ in scan_segment(target, target_table, segment, segments):
             extras: list[Difference] = []
             if transform is None:
                 keys = [key_of(item, source_key) for item in page]

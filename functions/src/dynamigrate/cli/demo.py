@@ -379,6 +379,8 @@ class Rehearsal:
 
     def _backfill(self, deployment: Deployment) -> dict[str, Any]:
         rule = self._rule(deployment)
+        checkpoint = self.options.work_dir / "backfill-checkpoint.json"
+        checkpoint.unlink(missing_ok=True)  # each rehearsal starts from fresh tables
         source = deployment.source
         total = int(source.describe_table(TableName=deployment.source_table)["Table"].get("ItemCount", 0)) or None
         with self.progress() as bar:
@@ -390,6 +392,7 @@ class Rehearsal:
                 rule,
                 segments=self.options.segments,
                 progress=rate_advancer(bar, task),
+                checkpoint=checkpoint,
             )
         return report.as_dict()
 

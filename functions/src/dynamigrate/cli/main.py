@@ -6,7 +6,7 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from botocore.exceptions import BotoCoreError, ClientError
@@ -16,6 +16,9 @@ from dynamigrate import __version__
 from dynamigrate.accounts import Account
 from dynamigrate.apply import DeploymentError
 from dynamigrate.cli.progress import progress_bar, rate_advancer
+
+if TYPE_CHECKING:
+    from dynamigrate.capacity import CapacityLimiter
 
 app = typer.Typer(
     name="dynamigrate",
@@ -96,6 +99,31 @@ def _emit(data: dict[str, Any], as_json: bool) -> None:
             console.print(f"  [yellow]{problem}[/]")
 
 
+def _limiters(
+    source: dict[str, Any],
+    target: dict[str, Any],
+    read_percent: float,
+    write_percent: float,
+    read_units: float | None,
+    write_units: float | None,
+    *,
+    unlimited: bool,
+) -> tuple[CapacityLimiter, CapacityLimiter]:
+    """Rate limiters for the source's reads and the target's writes, as shares of each table's capacity."""
+    from dynamigrate.capacity import CapacityLimiter, table_capacity  # noqa: PLC0415
+
+    if unlimited:
+        return CapacityLimiter(None), CapacityLimiter(None)
+    read_capacity, write_capacity = table_capacity(source), table_capacity(target)
+    reads = CapacityLimiter(read_units or read_capacity.share(read_percent, 100)[0])
+    writes = CapacityLimiter(write_units or write_capacity.share(100, write_percent)[1])
+    console.print(
+        f"rate limits: reads {reads.rate:,.0f} units/s ({read_capacity.basis} of the source), "
+        f"writes {writes.rate:,.0f} units/s ({write_capacity.basis} of the target)"
+    )
+    return reads, writes
+
+
 # ------------------------------------------------------------------ commands --
 
 
@@ -174,8 +202,33 @@ def backfill(
     version_attribute: Annotated[
         str | None, typer.Option(help="The application's version attribute, if the pipeline uses one.")
     ] = None,
-    segments: SegmentsOpt = 4,
-    threads: Annotated[int, typer.Option(min=1, max=256, help="Concurrent writes.")] = 16,
+    segments: SegmentsOpt = 8,
+    threads: Annotated[int, typer.Option(min=1, max=256, help="Concurrent write requests.")] = 16,
+    read_percent: Annotated[
+        float, typer.Option(min=1, max=100, help="Share of the source table's read capacity to use.")
+    ] = 50.0,
+    write_percent: Annotated[
+        float, typer.Option(min=1, max=100, help="Share of the target table's write capacity to use.")
+    ] = 50.0,
+    read_units: Annotated[
+        float | None, typer.Option(min=1, help="Read units per second to use (overrides --read-percent).")
+    ] = None,
+    write_units: Annotated[
+        float | None, typer.Option(min=1, help="Write units per second to use (overrides --write-percent).")
+    ] = None,
+    unlimited: Annotated[
+        bool, typer.Option("--unlimited", help="No rate limit (rehearsals on an emulator only).")
+    ] = False,
+    checkpoint: Annotated[
+        Path | None,
+        typer.Option(help="Checkpoint file; default: dynamigrate-backfill-SOURCE-TARGET.json in this folder."),
+    ] = None,
+    restart: Annotated[
+        bool, typer.Option("--restart", help="Discard the checkpoint and copy from the beginning.")
+    ] = False,
+    transform: Annotated[
+        str | None, typer.Option(help="Item transform, package.module:function (for a new key schema).")
+    ] = None,
     report: Annotated[Path | None, typer.Option(help="Write the JSON summary (with parked/failed keys) here.")] = None,
     endpoint_url: EndpointOpt = None,
     region: RegionOpt = None,
@@ -186,7 +239,12 @@ def backfill(
     target_profile: TargetProfileOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Copy every existing item, never overwriting a newer replicated change or resurrecting a delete."""
+    """Copy every existing item, never overwriting a newer replicated change or resurrecting a delete.
+
+    Resumable: killed at any point, the same command continues from its checkpoint.
+    """
+    from dynamigrate import transforms  # noqa: PLC0415
+    from dynamigrate.backfill import CheckpointMismatchError, Interrupted  # noqa: PLC0415
     from dynamigrate.backfill import backfill as run_backfill  # noqa: PLC0415
     from dynamigrate.rule import TableSchema, VersionRule  # noqa: PLC0415
 
@@ -204,30 +262,66 @@ def backfill(
     rule = VersionRule(
         target=TableSchema.from_description(target_desc), ledger_table=ledger_table, version_attribute=version_attribute
     )
+    item_transform = None
+    if transform:
+        try:
+            item_transform = transforms.load(transform)
+        except transforms.TransformLoadError as exc:
+            raise typer.BadParameter(str(exc), param_hint="--transform") from exc
     source_schema = TableSchema.from_description(source_desc)
-    if source_schema.key_types != rule.target.key_types:
+    if item_transform is None and source_schema.key_types != rule.target.key_types:
         raise typer.BadParameter(
             f"key schemas differ: source {source_schema.key_types} vs target {rule.target.key_types}; "
-            "a transform is needed (see the rekey runbook)"
+            "pass --transform (see the rekey runbook)"
         )
     _describe(target, ledger_table, "ledger")
-    with progress_bar(console) as progress:
-        task = progress.add_task("bulk copy", total=source_desc.get("ItemCount") or None, rate="")
-        result = run_backfill(
-            source.dynamodb(),
-            target.dynamodb(),
-            source_table,
-            rule,
-            segments=segments,
-            threads=threads,
-            progress=rate_advancer(progress, task),
-        )
+    reads, writes = _limiters(
+        source_desc, target_desc, read_percent, write_percent, read_units, write_units, unlimited=unlimited
+    )
+    path = checkpoint or Path(f"dynamigrate-backfill-{source_table}-{target_table}.json")
+    if restart:
+        path.unlink(missing_ok=True)
+    elif path.exists():
+        console.print(f"resuming from checkpoint {path}")
+
+    def capacity(elapsed: float) -> str:
+        return f"{reads.consumed / elapsed:,.0f} RCU/s {writes.consumed / elapsed:,.0f} WCU/s"
+
+    try:
+        with progress_bar(console) as progress:
+            task = progress.add_task("bulk copy", total=source_desc.get("ItemCount") or None, rate="")
+            result = run_backfill(
+                source.dynamodb(),
+                target.dynamodb(),
+                source_table,
+                rule,
+                segments=segments,
+                threads=threads,
+                transform=item_transform,
+                transform_name=transform or "",
+                progress=rate_advancer(progress, task, capacity),
+                checkpoint=path,
+                read_limiter=reads,
+                write_limiter=writes,
+            )
+    except CheckpointMismatchError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--checkpoint") from exc
+    except Interrupted as exc:
+        console.print(f"[yellow]bulk copy {exc}[/]: progress is saved in {path}; run the same command to resume")
+        raise typer.Exit(130) from exc
+    except ClientError:
+        console.print(f"[yellow]bulk copy stopped[/]: progress is saved in {path}; fix the cause, then resume")
+        raise
     summary = result.as_dict()
+    summary["checkpoint"] = str(path)
     if report is not None:
         report.write_text(json.dumps(summary, indent=2))
     _emit(summary, as_json)
     if not result.ok:
-        console.print("[red]backfill incomplete:[/] parked or failed items are listed above; rerun to retry them")
+        console.print(
+            "[red]backfill incomplete:[/] parked or failed items are listed above (all of them in the checkpoint); "
+            "after fixing the cause, rerun with --restart (copies skip what is already there)"
+        )
         raise typer.Exit(1)
 
 

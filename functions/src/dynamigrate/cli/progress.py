@@ -37,8 +37,10 @@ def progress_bar(console: Console, *, disable: bool = False) -> Progress:
     )
 
 
-def rate_advancer(progress: Progress, task: TaskID) -> Callable[[int], None]:
-    """A thread-safe ``advance(count)`` that also shows the running items/s."""
+def rate_advancer(
+    progress: Progress, task: TaskID, extra: Callable[[float], str] | None = None
+) -> Callable[[int], None]:
+    """A thread-safe ``advance(count)`` that also shows the running items/s (and ``extra(elapsed)``)."""
     started = time.monotonic()
     lock = threading.Lock()
     done = [0]
@@ -46,7 +48,10 @@ def rate_advancer(progress: Progress, task: TaskID) -> Callable[[int], None]:
     def advance(count: int) -> None:
         with lock:
             done[0] += count
-            rate = done[0] / max(time.monotonic() - started, 1e-6)
-        progress.update(task, advance=count, rate=f"{rate:,.0f} items/s")
+            elapsed = max(time.monotonic() - started, 1e-6)
+            rate = f"{done[0] / elapsed:,.0f} items/s"
+        if extra is not None:
+            rate += f"  {extra(elapsed)}"
+        progress.update(task, advance=count, rate=rate)
 
     return advance
