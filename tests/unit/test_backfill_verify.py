@@ -147,3 +147,75 @@ def test_given_target_with_other_key_schema_when_cli_backfills_then_it_refuses(a
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 2
     assert "key schemas differ" in result.output
+
+
+def plant_differences(target: Any) -> None:
+    """Missing, extra, a changed attribute and a changed type."""
+    target.delete_item(TableName="orders", Key=sample.item_key(1))
+    target.put_item(TableName="orders", Item={**sample.item_key(999), "note": {"S": "only in target"}})
+    values = {":n": {"S": "x"}}
+    target.update_item(
+        TableName="orders", Key=sample.item_key(2), UpdateExpression="SET note = :n", ExpressionAttributeValues=values
+    )
+    values = {":a": {"S": "1"}}
+    target.update_item(
+        TableName="orders", Key=sample.item_key(3), UpdateExpression="SET amount = :a", ExpressionAttributeValues=values
+    )
+
+
+@pytest.mark.parametrize("version_attribute", [None, sample.VERSION_ATTRIBUTE])
+def test_given_planted_differences_when_verified_with_repair_then_a_second_verify_finds_none(
+    accounts, version_attribute
+) -> None:
+    source, target = accounts
+    rules = VersionRule(rule(target).target, "ledger", version_attribute=version_attribute)
+    backfill(source, target, "orders", rules)
+    plant_differences(target)
+    keys = {"source_key": ("pk", "sk"), "target_key": ("pk", "sk")}
+    repaired = verify(source, target, "orders", "orders", repair=rules, **keys)
+    assert repaired.as_dict()["repaired"] == 4 and repaired.as_dict()["repair_skipped"] == 0
+    assert not repaired.equal  # it reports what it found
+    again = verify(source, target, "orders", "orders", **keys)
+    assert again.equal, again.as_dict()
+
+
+def test_given_replication_moved_after_the_read_when_repairing_then_the_repair_is_skipped(accounts) -> None:
+    source, target = accounts
+    rules = rule(target)
+    item = source.get_item(TableName="orders", Key=sample.item_key(5))["Item"]
+    key = sample.item_key(5)
+    # Verify read: target lacks the item, no ledger row. Then replication applies a newer change.
+    write = rules.plan_repair(key, item, None, None)
+    newer = {**item, "note": {"S": "newer"}}
+    target.put_item(TableName="orders", Item=newer)
+    target.put_item(
+        TableName="ledger",
+        Item={
+            "pk": {"S": write.params["TransactItems"][0]["ConditionCheck"]["Key"]["pk"]["S"]},
+            "seq": {"S": "9" * 40},
+        },
+    )
+    from dynamigrate.apply import execute
+
+    assert execute(target, write).outcome == "stale"
+    assert target.get_item(TableName="orders", Key=key)["Item"]["note"] == {"S": "newer"}
+
+
+def test_given_a_sample_size_when_verified_then_only_about_that_many_items_are_checked(accounts) -> None:
+    source, target = accounts
+    backfill(source, target, "orders", rule(target))
+    result = verify(
+        source, target, "orders", "orders", source_key=("pk", "sk"), target_key=("pk", "sk"), sample=30, item_count=120
+    )
+    assert result.sampled and result.equal
+    assert 30 <= result.source_items < 120
+    assert result.target_items == 0  # the reverse pass is skipped when sampling
+
+
+def test_given_repair_without_ledger_when_cli_verifies_then_it_asks_for_the_ledger(accounts) -> None:
+    roles = ["--source-role-arn", SOURCE_ROLE, "--target-role-arn", TARGET_ROLE]
+    result = CliRunner().invoke(
+        app, ["verify", "--source-table", "orders", "--target-table", "orders", "--repair", *roles]
+    )
+    assert result.exit_code == 2
+    assert "--ledger-table" in result.output

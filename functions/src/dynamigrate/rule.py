@@ -371,6 +371,71 @@ class VersionRule:
             key=key,
         )
 
+    # ------------------------------------------------------------- repairs --
+
+    def plan_repair(self, key: Item, want: Item | None, held: Item | None, ledger: Item | None) -> Write:
+        """Make the target hold ``want`` for ``key`` (None: no item), if nothing moved since it was read.
+
+        ``held`` and ``ledger`` are the target item and ledger row as read
+        (strongly consistent) when the difference was confirmed; the write is
+        conditional on both being unchanged, so a repair never overwrites a
+        change replication applied meanwhile (it is then ``stale`` and the
+        next verify looks again). In stream mode every replicated write moves
+        the ledger row; in attribute mode updates of present items move only
+        the item's version, so that is checked too. All values in boto3
+        client form.
+        """
+        names: dict[str, str] = {"#k": self.target.key_names[0]}
+        values: dict[str, Any] = {}
+        field_name = next((f for f in ("seq", "v") if ledger and f in ledger), None)
+        if ledger is None or field_name is None:
+            ledger_condition = "attribute_not_exists(pk)"
+            check: dict[str, Any] = {}
+        else:
+            ledger_condition = "#f = :f"
+            check = {
+                "ExpressionAttributeNames": {"#f": field_name},
+                "ExpressionAttributeValues": {":f": ledger[field_name]},
+            }
+        if held is None:
+            target_condition = "attribute_not_exists(#k)"
+        elif self.version_attribute and self.version_attribute in held:
+            names = {"#v": self.version_attribute}  # DynamoDB rejects unused names
+            values[":held"] = held[self.version_attribute]
+            target_condition = "#v = :held"
+        elif self.version_attribute:
+            names["#v"] = self.version_attribute
+            target_condition = "attribute_exists(#k) AND attribute_not_exists(#v)"
+        else:
+            target_condition = "attribute_exists(#k)"
+        body: dict[str, Any] = {
+            "TableName": self.target.name,
+            "ConditionExpression": target_condition,
+            "ExpressionAttributeNames": names,
+        }
+        if values:
+            body["ExpressionAttributeValues"] = values
+        action = {"Put": {**body, "Item": want}} if want is not None else {"Delete": {**body, "Key": key}}
+        ident = ledger_id(key)
+        return Write(
+            method="transact_write_items",
+            params={
+                "TransactItems": [
+                    {
+                        "ConditionCheck": {
+                            "TableName": self.ledger_table,
+                            "Key": {"pk": {"S": ident}},
+                            "ConditionExpression": ledger_condition,
+                            **check,
+                        }
+                    },
+                    action,
+                ]
+            },
+            labels=(STALE, STALE),
+            key=key,
+        )
+
 
 def seq_from_int(value: int) -> str:
     return str(value).zfill(SEQ_WIDTH)

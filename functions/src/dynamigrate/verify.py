@@ -1,8 +1,9 @@
-"""Prove two tables hold the same items.
+"""Prove two tables hold the same items, and repair the ones that do not.
 
 Two passes, each a parallel segmented Scan whose pages are looked up on the
 other side with strongly consistent ``BatchGetItem``, so memory is bounded by
-one page per segment whatever the table size:
+one page per segment whatever the table size (differences are counted, and
+only the first ``KEEP`` are kept as samples):
 
 1. source -> target: every source item (transformed when keys differ) must be
    in the target with equal attributes; otherwise it is *missing* or
@@ -14,19 +15,32 @@ one page per segment whatever the table size:
 Live traffic makes a first comparison racy, so every difference is re-read
 with strongly consistent ``GetItem`` on both sides before it is reported.
 Numbers compare by value and sets ignore order (``ddbjson.items_equal``).
+
+``repair`` rewrites each confirmed difference through the version rule
+(``VersionRule.plan_repair``): conditional on the target item and its ledger
+row being unchanged since they were read, so a repair never overwrites a
+change that replication applied meanwhile.
+
+``sample`` checks about that many source items from randomly chosen scan
+segments instead of the whole table (forward pass only), for tables too large
+to compare in full.
 """
 
 from __future__ import annotations
 
+import math
 import random
 import threading
 import time
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from dynamigrate.apply import execute
 from dynamigrate.backfill import scan_segment
-from dynamigrate.ddbjson import canonical_key, describe_key, differing_attributes, items_equal, key_of
+from dynamigrate.ddbjson import canonical_key, describe_key, differing_attributes, items_equal, key_of, ledger_id
+from dynamigrate.rule import APPLIED
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -34,10 +48,12 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
     from dynamigrate.ddbjson import Item
-    from dynamigrate.rule import Transform
+    from dynamigrate.rule import Transform, VersionRule
 
 BATCH_GET_LIMIT = 100
 SAMPLE_LIMIT = 10
+KEEP = 1000  # differences kept for the report; the rest are counted
+KINDS = ("missing", "extra", "different")
 
 
 @dataclass
@@ -62,20 +78,31 @@ class VerifyReport:
     matched: int = 0
     rechecked: int = 0
     differences: list[Difference] = field(default_factory=list)
+    counts: Counter[str] = field(default_factory=Counter)
+    repairs: Counter[str] = field(default_factory=Counter)
+    sampled: bool = False
     seconds: float = 0.0
 
     def count(self, kind: str) -> int:
-        return sum(1 for d in self.differences if d.kind == kind)
+        return self.counts[kind]
+
+    def add(self, difference: Difference) -> None:
+        self.counts[difference.kind] += 1
+        if len(self.differences) < KEEP:
+            self.differences.append(difference)
 
     @property
     def equal(self) -> bool:
-        return not self.differences and self.source_items == self.target_items
+        """The tables matched when compared (repairs made by this run are reported, not counted in)."""
+        differences = sum(self.counts[k] for k in KINDS)
+        return differences == 0 and (self.sampled or self.source_items == self.target_items)
 
     def as_dict(self, samples: int = SAMPLE_LIMIT) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "source_table": self.source_table,
             "target_table": self.target_table,
             "equal": self.equal,
+            "sampled": self.sampled,
             "source_items": self.source_items,
             "target_items": self.target_items,
             "matched": self.matched,
@@ -86,6 +113,10 @@ class VerifyReport:
             "seconds": round(self.seconds, 3),
             "samples": [d.as_dict() for d in self.differences[:samples]],
         }
+        if self.repairs:
+            out["repaired"] = self.repairs[APPLIED]
+            out["repair_skipped"] = sum(v for k, v in self.repairs.items() if k != APPLIED)
+        return out
 
 
 def batch_get(client: DynamoDBClient, table: str, keys: list[Item]) -> dict[str, Item]:
@@ -111,6 +142,88 @@ def _get(client: DynamoDBClient, table: str, key: Item) -> Item | None:
     return response.get("Item")
 
 
+@dataclass
+class _Verify:
+    source: DynamoDBClient
+    target: DynamoDBClient
+    source_table: str
+    target_table: str
+    source_key: tuple[str, ...]
+    target_key: tuple[str, ...]
+    transform: Transform | None
+    repair: VersionRule | None
+    progress: Callable[[int], None] | None
+    report: VerifyReport
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def expected(self, item: Item) -> Item:
+        return self.transform(item) if self.transform is not None else item
+
+    def settle(self, key: Item, want: Item | None, held: Item | None) -> Difference | None:
+        """Classify a confirmed difference and, when repairing, rewrite it through the version rule."""
+        if items_equal(want, held):
+            return None
+        if held is None:
+            difference = Difference("missing", key)
+        elif want is None:
+            difference = Difference("extra", key)
+        else:
+            difference = Difference("different", key, differing_attributes(want, held))
+        if self.repair is not None:
+            ledger = _get(self.target, self.repair.ledger_table, {"pk": {"S": ledger_id(key)}})
+            outcome = execute(self.target, self.repair.plan_repair(key, want, held, ledger)).outcome
+            with self.lock:
+                self.report.repairs[outcome] += 1
+        return difference
+
+    def forward_page(self, page: list[Item]) -> None:
+        wanted = [(item, self.expected(item)) for item in page]
+        keys = [key_of(want, self.target_key) for _, want in wanted]
+        found = batch_get(self.target, self.target_table, keys) if keys else {}
+        suspects = []
+        matched = 0
+        for (item, want), key in zip(wanted, keys, strict=True):
+            if items_equal(want, found.get(canonical_key(key))):
+                matched += 1
+            else:
+                suspects.append((key_of(item, self.source_key), key))
+        confirmed = []
+        for source_item_key, target_item_key in suspects:
+            fresh = _get(self.source, self.source_table, source_item_key)
+            held = _get(self.target, self.target_table, target_item_key)
+            difference = self.settle(target_item_key, self.expected(fresh) if fresh is not None else None, held)
+            if difference is not None:
+                confirmed.append(difference)
+        with self.lock:
+            self.report.source_items += len(page)
+            self.report.matched += matched + (len(suspects) - len(confirmed))
+            self.report.rechecked += len(suspects)
+            for difference in confirmed:
+                self.report.add(difference)
+        if self.progress is not None:
+            self.progress(len(page))
+
+    def backward_page(self, page: list[Item]) -> None:
+        extras: list[Difference] = []
+        if self.transform is None:
+            keys = [key_of(item, self.source_key) for item in page]
+            found = batch_get(self.source, self.source_table, keys) if keys else {}
+            for key in keys:
+                # Re-read both sides before reporting: live traffic may have moved on.
+                if canonical_key(key) in found or _get(self.source, self.source_table, key) is not None:
+                    continue
+                held = _get(self.target, self.target_table, key)
+                difference = self.settle(key, None, held) if held is not None else None
+                if difference is not None:
+                    extras.append(difference)
+        with self.lock:
+            self.report.target_items += len(page)
+            for difference in extras:
+                self.report.add(difference)
+        if self.progress is not None:
+            self.progress(len(page))
+
+
 def verify(
     source: DynamoDBClient,
     target: DynamoDBClient,
@@ -122,71 +235,38 @@ def verify(
     segments: int = 4,
     transform: Transform | None = None,
     progress: Callable[[int], None] | None = None,
+    repair: VersionRule | None = None,
+    sample: int = 0,
+    item_count: int = 0,
 ) -> VerifyReport:
-    report = VerifyReport(source_table=source_table, target_table=target_table)
-    lock = threading.Lock()
+    """Compare the tables (see the module docstring); ``repair`` fixes what differs through the version rule."""
+    report = VerifyReport(source_table=source_table, target_table=target_table, sampled=sample > 0)
+    run = _Verify(
+        source, target, source_table, target_table, source_key, target_key, transform, repair, progress, report
+    )
     started = time.monotonic()
 
-    def expected(item: Item) -> Item:
-        return transform(item) if transform is not None else item
-
-    def recheck_forward(source_item_key: Item, target_item_key: Item) -> Difference | None:
-        fresh_source = _get(source, source_table, source_item_key)
-        fresh_target = _get(target, target_table, target_item_key)
-        want = expected(fresh_source) if fresh_source is not None else None
-        if items_equal(want, fresh_target):
-            return None
-        if fresh_target is None:
-            return Difference("missing", target_item_key)
-        if want is None:
-            return Difference("extra", target_item_key)
-        return Difference("different", target_item_key, differing_attributes(want, fresh_target))
-
-    def forward(segment: int) -> None:
-        for page, _ in scan_segment(source, source_table, segment, segments):
-            wanted = [(item, expected(item)) for item in page]
-            keys = [key_of(want, target_key) for _, want in wanted]
-            found = batch_get(target, target_table, keys) if keys else {}
-            suspects = []
-            matched = 0
-            for (item, want), key in zip(wanted, keys, strict=True):
-                if items_equal(want, found.get(canonical_key(key))):
-                    matched += 1
-                else:
-                    suspects.append((key_of(item, source_key), key))
-            confirmed = [d for d in (recheck_forward(s, t) for s, t in suspects) if d is not None]
-            with lock:
-                report.source_items += len(page)
-                report.matched += matched + (len(suspects) - len(confirmed))
-                report.rechecked += len(suspects)
-                report.differences.extend(confirmed)
-            if progress is not None:
-                progress(len(page))
+    def forward(segment: int, total: int) -> None:
+        for page, _ in scan_segment(source, source_table, segment, total):
+            run.forward_page(page)
 
     def backward(segment: int) -> None:
         for page, _ in scan_segment(target, target_table, segment, segments):
-            extras: list[Difference] = []
-            if transform is None:
-                keys = [key_of(item, source_key) for item in page]
-                found = batch_get(source, source_table, keys) if keys else {}
-                # Re-read both sides before reporting: live traffic may have moved on.
-                extras.extend(
-                    Difference("extra", key)
-                    for key in keys
-                    if canonical_key(key) not in found
-                    and _get(source, source_table, key) is None
-                    and _get(target, target_table, key) is not None
-                )
-            with lock:
-                report.target_items += len(page)
-                report.differences.extend(extras)
-            if progress is not None:
-                progress(len(page))
+            run.backward_page(page)
 
     with ThreadPoolExecutor(max_workers=segments, thread_name_prefix="verify") as pool:
-        for future in [pool.submit(forward, s) for s in range(segments)]:
-            future.result()
-        for future in [pool.submit(backward, s) for s in range(segments)]:
-            future.result()
+        if sample > 0:
+            # Segments of about sample/segments items each; scan random ones until the sample is reached.
+            total = max(segments, min(1_000_000, math.ceil(item_count * segments / sample)))
+            order = random.sample(range(total), min(total, 10_000))
+            while order and report.source_items < sample:
+                chosen, order = order[:segments], order[segments:]
+                for future in [pool.submit(forward, s, total) for s in chosen]:
+                    future.result()
+        else:
+            for future in [pool.submit(forward, s, segments) for s in range(segments)]:
+                future.result()
+            for future in [pool.submit(backward, s) for s in range(segments)]:
+                future.result()
     report.seconds = time.monotonic() - started
     return report

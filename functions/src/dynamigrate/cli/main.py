@@ -331,6 +331,20 @@ def verify(
     target_table: Annotated[str, typer.Option(help="Target table.")],
     segments: SegmentsOpt = 4,
     samples: Annotated[int, typer.Option(min=0, help="Differing keys to show.")] = 10,
+    sample: Annotated[
+        int, typer.Option(min=0, help="Check about this many random source items instead of the whole table.")
+    ] = 0,
+    repair: Annotated[
+        bool,
+        typer.Option("--repair", help="Rewrite differing items through the version rule (needs --ledger-table)."),
+    ] = False,
+    ledger_table: Annotated[str | None, typer.Option(help="The replicator's ledger table (for --repair).")] = None,
+    version_attribute: Annotated[
+        str | None, typer.Option(help="The application's version attribute, if the pipeline uses one.")
+    ] = None,
+    transform: Annotated[
+        str | None, typer.Option(help="Item transform, package.module:function, when the key schemas differ.")
+    ] = None,
     endpoint_url: EndpointOpt = None,
     region: RegionOpt = None,
     source_role_arn: SourceRoleOpt = None,
@@ -341,9 +355,12 @@ def verify(
     as_json: JsonOpt = False,
 ) -> None:
     """Compare the two tables item by item; exit 0 when equal, 1 when not."""
-    from dynamigrate.rule import TableSchema  # noqa: PLC0415
+    from dynamigrate import transforms  # noqa: PLC0415
+    from dynamigrate.rule import TableSchema, VersionRule  # noqa: PLC0415
     from dynamigrate.verify import verify as run_verify  # noqa: PLC0415
 
+    if repair and not ledger_table:
+        raise typer.BadParameter("--repair writes through the version rule: pass the pipeline's --ledger-table")
     source, target = _accounts(
         endpoint_url=endpoint_url,
         region=region,
@@ -353,8 +370,17 @@ def verify(
         source_profile=source_profile,
         target_profile=target_profile,
     )
-    source_schema = TableSchema.from_description(_describe(source, source_table, "source"))
+    source_desc = _describe(source, source_table, "source")
+    source_schema = TableSchema.from_description(source_desc)
     target_schema = TableSchema.from_description(_describe(target, target_table, "target"))
+    try:
+        item_transform = transforms.load(transform) if transform else None
+    except transforms.TransformLoadError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--transform") from exc
+    rule = None
+    if repair and ledger_table:
+        _describe(target, ledger_table, "ledger")
+        rule = VersionRule(target_schema, ledger_table, version_attribute=version_attribute)
     with progress_bar(console) as progress:
         task = progress.add_task("verify", total=None, rate="")
         result = run_verify(
@@ -365,9 +391,15 @@ def verify(
             source_key=source_schema.key_names,
             target_key=target_schema.key_names,
             segments=segments,
+            transform=item_transform,
             progress=rate_advancer(progress, task),
+            repair=rule,
+            sample=sample,
+            item_count=int(source_desc.get("ItemCount") or 0),
         )
     _emit(result.as_dict(samples), as_json)
+    if repair and not result.equal:
+        console.print("repairs were written through the version rule: run verify again to confirm")
     raise typer.Exit(0 if result.equal else 1)
 
 
