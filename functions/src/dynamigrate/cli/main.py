@@ -325,6 +325,116 @@ def backfill(
         raise typer.Exit(1)
 
 
+@app.command("load-export")
+def load_export(
+    target_table: Annotated[str, typer.Option(help="Table to load into (target account).")],
+    ledger_table: Annotated[
+        str, typer.Option(help="The replicator's ledger table (Terraform output ledger_table_name).")
+    ],
+    export_arn: Annotated[
+        str | None, typer.Option(help="The export (ExportTableToPointInTime); its bucket is read from the source.")
+    ] = None,
+    bucket: Annotated[str | None, typer.Option(help="Bucket holding the export (instead of --export-arn).")] = None,
+    manifest: Annotated[str | None, typer.Option(help="Key of the export's manifest-summary.json in --bucket.")] = None,
+    version_attribute: Annotated[
+        str | None, typer.Option(help="The application's version attribute, if the pipeline uses one.")
+    ] = None,
+    transform: Annotated[
+        str | None, typer.Option(help="Item transform, package.module:function (for a new key schema).")
+    ] = None,
+    files_at_once: Annotated[int, typer.Option(min=1, max=64, help="Data files loaded in parallel.")] = 4,
+    threads: Annotated[int, typer.Option(min=1, max=256, help="Concurrent write requests.")] = 16,
+    write_percent: Annotated[
+        float, typer.Option(min=1, max=100, help="Share of the target table's write capacity to use.")
+    ] = 50.0,
+    write_units: Annotated[
+        float | None, typer.Option(min=1, help="Write units per second to use (overrides --write-percent).")
+    ] = None,
+    unlimited: Annotated[
+        bool, typer.Option("--unlimited", help="No rate limit (rehearsals on an emulator only).")
+    ] = False,
+    checkpoint: Annotated[
+        Path | None, typer.Option(help="Checkpoint file; default: dynamigrate-load-EXPORTID.json in this folder.")
+    ] = None,
+    endpoint_url: EndpointOpt = None,
+    region: RegionOpt = None,
+    source_role_arn: SourceRoleOpt = None,
+    target_role_arn: TargetRoleOpt = None,
+    external_id: ExternalIdOpt = None,
+    source_profile: SourceProfileOpt = None,
+    target_profile: TargetProfileOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Load an Export to S3 into a live table through the version rule (the Distributed Map's loader, run locally)."""
+    from dynamigrate import transforms  # noqa: PLC0415
+    from dynamigrate.backfill import CheckpointMismatchError, Interrupted  # noqa: PLC0415
+    from dynamigrate.exportload import ExportFormatError, manifest_key, read_manifest  # noqa: PLC0415
+    from dynamigrate.exportload import load_export as run_load  # noqa: PLC0415
+    from dynamigrate.rule import TableSchema, VersionRule  # noqa: PLC0415
+
+    source, target = _accounts(
+        endpoint_url=endpoint_url,
+        region=region,
+        source_role_arn=source_role_arn,
+        target_role_arn=target_role_arn,
+        external_id=external_id,
+        source_profile=source_profile,
+        target_profile=target_profile,
+    )
+    if export_arn:
+        described = source.client("dynamodb").describe_export(ExportArn=export_arn)["ExportDescription"]
+        if described.get("ExportStatus") != "COMPLETED":
+            raise typer.BadParameter(f"export {export_arn} is {described.get('ExportStatus')}: wait for COMPLETED")
+        bucket = described["S3Bucket"]
+        manifest = manifest_key(described.get("S3Prefix"), export_arn)
+    if not bucket or not manifest:
+        raise typer.BadParameter("pass --export-arn, or --bucket and --manifest (the export's manifest-summary.json)")
+    target_desc = _describe(target, target_table, "target")
+    _describe(target, ledger_table, "ledger")
+    rule = VersionRule(TableSchema.from_description(target_desc), ledger_table, version_attribute=version_attribute)
+    try:
+        item_transform = transforms.load(transform) if transform else None
+        export = read_manifest(target.s3(), bucket, manifest)
+    except (transforms.TransformLoadError, ExportFormatError) as exc:
+        raise typer.BadParameter(str(exc)) from exc
+    _, writes = _limiters(target_desc, target_desc, 100, write_percent, None, write_units, unlimited=unlimited)
+    path = checkpoint or Path(f"dynamigrate-load-{export.export_arn.rsplit('/', 1)[-1]}.json")
+    console.print(
+        f"loading {export.item_count:,} items in {len(export.files)} files of {export.export_arn} "
+        f"(export time {export.export_time:.0f}) into {target_table}"
+    )
+    try:
+        with progress_bar(console) as progress:
+            task = progress.add_task("load export", total=export.item_count, rate="")
+            result = run_load(
+                target.s3(),
+                target.dynamodb(),
+                export,
+                rule,
+                transform=item_transform,
+                transform_name=transform or "",
+                files_at_once=files_at_once,
+                threads=threads,
+                write_limiter=writes,
+                checkpoint=path,
+                progress=rate_advancer(progress, task),
+            )
+    except CheckpointMismatchError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--checkpoint") from exc
+    except ExportFormatError as exc:
+        console.print(f"[bold red]export problem:[/] {exc}")
+        raise typer.Exit(1) from exc
+    except Interrupted as exc:
+        console.print(f"[yellow]load {exc}[/]: progress is saved in {path}; run the same command to resume")
+        raise typer.Exit(130) from exc
+    summary = {**result.as_dict(), "export_time": export.export_time, "checkpoint": str(path)}
+    summary["source_table"] = export.export_arn
+    _emit(summary, as_json)
+    if not result.ok:
+        console.print("[red]load incomplete:[/] parked or failed items are listed above (all in the checkpoint)")
+        raise typer.Exit(1)
+
+
 @app.command()
 def verify(
     source_table: Annotated[str, typer.Option(help="Source table.")],

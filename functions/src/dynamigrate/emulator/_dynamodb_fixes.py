@@ -38,19 +38,48 @@ re-measuring every attribute already set, so building an item of n
 attributes costs O(n^2) recursive size computations (moto/dynamodb/models/
 dynamo_type.py:304). ``Item.__init__`` now measures once and fills the dict
 in one step; the limit and the error are moto's own.
+
+4. Condition expressions parsed once.
+
+moto parses a ConditionExpression from scratch every time it meets one, and
+twice per TransactWriteItems part (validation, then evaluation): 2.5 ms per
+part, 90% of the time of a 100-part transaction. The parse result is a pure
+function of the expression, its names and its values, so parsers are cached on
+those three (a bounded dict); evaluation against the current item is moto's
+own, every time.
+
+5. Exports to S3 in AWS's layout.
+
+moto writes an export as one data file under a random folder, with no
+manifests, and reports no export time (dynamodb/models/table_export.py:63).
+AWS writes ``<prefix>/AWSDynamoDB/<ExportId>/`` with ``_started``, data files
+(at least one per partition) under ``data/``, ``manifest-files.json`` (one JSON
+line per data file: ``itemCount``, ``md5Checksum``, ``etag``,
+``dataFileS3Key``) and ``manifest-summary.json`` (``exportTime``,
+``itemCount``, ``manifestFilesS3Key``...), which is what ``dynamigrate
+load-export`` reads. The replacement writes that layout, one data file per
+1,000 items standing in for partitions, and reports ``ExportTime``; export
+ARNs take AWS's form (``<table ARN>/export/<ExportId>``, moto builds
+``table/<table ARN>/import/<id>``) and the format its name (``DYNAMODB_JSON``).
 """
 
 from __future__ import annotations
 
 import base64
 import functools
+import gzip
+import hashlib
 import json
 import threading
-from datetime import datetime
+import time
+import uuid
+from datetime import UTC, datetime
 from typing import Any, cast
 
 import moto
-from moto.dynamodb.comparisons import get_filter_expression
+from moto.dynamodb import comparisons
+from moto.dynamodb import responses as dynamodb_responses
+from moto.dynamodb.comparisons import ConditionExpressionParser, get_filter_expression
 from moto.dynamodb.exceptions import (
     ItemSizeTooLarge,
     MockValidationException,
@@ -61,7 +90,8 @@ from moto.dynamodb.exceptions import (
 )
 from moto.dynamodb.models import DynamoDBBackend
 from moto.dynamodb.models.dynamo_type import DynamoType, Item, LimitedSizeDict
-from moto.dynamodb.models.utilities import bytesize
+from moto.dynamodb.models.table_export import TableExport
+from moto.dynamodb.models.utilities import bytesize, dynamo_json_dump
 from moto.dynamodb.responses import DynamoResult
 
 WRITE_LOCK = threading.RLock()
@@ -103,9 +133,120 @@ def install() -> None:
         setattr(DynamoDBBackend, name, _locked(getattr(DynamoDBBackend, name)))
     DynamoDBBackend.transact_write_items = _transact_write_items  # type: ignore[method-assign]
     Item.__init__ = _item_init  # type: ignore[method-assign]
+    TableExport._backup_to_s3_file = _export_in_aws_layout  # type: ignore[method-assign]
+    TableExport.__init__ = _export_init(TableExport.__init__)  # type: ignore[method-assign]
+    original_response = TableExport.response
+    setattr(TableExport, "response", lambda self: {**original_response(self), **_export_times(self)})  # noqa: B010
+    comparisons.create_condition_expression_parser = _CachedParser  # type: ignore[assignment]
+    setattr(dynamodb_responses, "create_condition_expression_parser", _CachedParser)  # noqa: B010
     original_execute = DynamoResult.execute_result
     setattr(DynamoResult, "execute_result", _fast_execute_result(original_execute))  # noqa: B010
     setattr(DynamoDBBackend, _PATCHED, True)
+
+
+EXPORT_FILE_ITEMS = 1000
+
+
+def _export_init(original: Any) -> Any:
+    @functools.wraps(original)
+    def init(self: TableExport, *args: Any, **kwargs: Any) -> None:
+        original(self, *args, **kwargs)
+        # moto builds "table/<table ARN>/import/<id>"; AWS's form is "<table ARN>/export/<ExportId>".
+        self.arn = f"{self.table.table_arn}/export/{int(time.time() * 1000):014d}-{uuid.uuid4().hex[:8]}"
+        self.export_format = "DYNAMODB_JSON"  # moto reports "DYNAMO_JSON"
+
+    return init
+
+
+def _export_times(export: TableExport) -> dict[str, Any]:
+    started = getattr(export, "_dynamigrate_export_time", None)
+    return {"ExportTime": started, "StartTime": started} if started is not None else {}
+
+
+def _export_in_aws_layout(self: TableExport, s3_backend: Any) -> None:
+    exported_at = datetime.now(tz=UTC)
+    self._dynamigrate_export_time = exported_at.timestamp()  # type: ignore[attr-defined]
+    export_id = self.arn.rsplit("/", 1)[-1]
+    base = f"{self.s3_prefix.rstrip('/')}/AWSDynamoDB/{export_id}" if self.s3_prefix else f"AWSDynamoDB/{export_id}"
+
+    def put(key: str, body: bytes) -> None:
+        s3_backend.put_object(bucket_name=self.s3_bucket, key_name=key, value=body)
+
+    put(f"{base}/_started", b"")
+    files: list[dict[str, Any]] = []
+    lines: list[str] = []
+
+    def flush() -> None:
+        key = f"{base}/data/{uuid.uuid4().hex}.json.gz"
+        body = gzip.compress("".join(line + "\n" for line in lines).encode("utf-8"))
+        put(key, body)
+        digest = hashlib.md5(body, usedforsecurity=False)
+        files.append(
+            {
+                "itemCount": len(lines),
+                "md5Checksum": base64.b64encode(digest.digest()).decode("ascii"),
+                "etag": digest.hexdigest(),
+                "dataFileS3Key": key,
+            }
+        )
+        lines.clear()
+
+    with WRITE_LOCK:  # a consistent point in time
+        items = list(self.table.all_items())
+    for item in items:
+        document = item.to_json(root_attr_name="Item")
+        lines.append(dynamo_json_dump(document))  # moto's encoder: binaries as base64, as AWS writes them
+        self.processed_bytes += len(lines[-1])
+        self.item_count += 1
+        if len(lines) == EXPORT_FILE_ITEMS:
+            flush()
+    if lines or not files:
+        flush()
+    manifest_files = f"{base}/manifest-files.json"
+    put(manifest_files, "".join(json.dumps(f) + "\n" for f in files).encode("utf-8"))
+    summary = {
+        "version": "2020-06-30",
+        "exportArn": self.arn,
+        "startTime": exported_at.isoformat(),
+        "endTime": datetime.now(tz=UTC).isoformat(),
+        "tableArn": self.table.table_arn,
+        "exportTime": exported_at.isoformat(),
+        "s3Bucket": self.s3_bucket,
+        "s3Prefix": self.s3_prefix or None,
+        "manifestFilesS3Key": manifest_files,
+        "billedSizeBytes": self.processed_bytes,
+        "itemCount": self.item_count,
+        "outputFormat": "DYNAMODB_JSON",
+        "exportType": "FULL_EXPORT",
+    }
+    put(f"{base}/manifest-summary.json", json.dumps(summary).encode("utf-8"))
+    self.status = "COMPLETED"
+
+
+_PARSED: dict[tuple[str, str, str], tuple[Any, list[str], list[str]]] = {}
+_PARSED_MAX = 4096
+
+
+class _CachedParser(ConditionExpressionParser):
+    """moto's parser, remembering each (expression, names, values) it has parsed (errors are not cached)."""
+
+    def parse(self) -> Any:
+        if not self.condition_expression:
+            return super().parse()
+        key = (
+            self.condition_expression,
+            json.dumps(self.expression_attribute_names, sort_keys=True),
+            json.dumps(self.expression_attribute_values, sort_keys=True, default=str),
+        )
+        hit = _PARSED.get(key)
+        if hit is None:
+            tree = super().parse()
+            if len(_PARSED) >= _PARSED_MAX:
+                _PARSED.clear()
+            hit = _PARSED[key] = (tree, list(self.expr_attr_names_found), list(self.expr_attr_values_found))
+        self.expr_attr_names_found = list(hit[1])
+        self.expr_attr_values_found = list(hit[2])
+        return hit[0]
 
 
 _MAX_ITEM_BYTES = 405000  # moto's own threshold (dynamo_type.py:316)
