@@ -170,8 +170,9 @@ demo: build tfrc ## Rehearse a whole cross-account migration on the embedded emu
 PIN := $(shell command -v taskset >/dev/null 2>&1 && echo "taskset -c 0")
 
 .PHONY: bench
-bench: build ## Benchmarks: handler throughput, S3 PUTs per million changes, import time, zip size
+bench: build ## Benchmarks: handlers (throughput, S3 PUTs, import time, zip size); bulk copy and verify on the emulator
 	$(PIN) $(PY) bench/bench_handlers.py
+	$(PY) bench/bench_bulk.py
 
 .PHONY: clean
 clean: ## Remove build outputs, venvs and Terraform working files

@@ -205,6 +205,16 @@ def scan_segment(
         params["ExclusiveStartKey"] = last
 
 
+def plan_copy_or_park(rule: VersionRule, transform: Transform | None, item: Item) -> Write | Result:
+    """The copy plan of one source item, or a parked result naming why it cannot be copied."""
+    try:
+        new = transform(item) if transform is not None else item
+        return rule.plan_copy(new)
+    except (InvalidItemError, KeyError, TypeError, ValueError) as exc:
+        key = {k: item[k] for k in rule.target.key_names if k in item} or item
+        return Result(PARKED, key, f"cannot copy: {exc}")
+
+
 @dataclass
 class _Copy:
     """One bulk copy run: scanner threads feeding a shared pool of batched writers."""
@@ -223,16 +233,8 @@ class _Copy:
     report: BackfillReport
     lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def plan(self, item: Item) -> Write | Result:
-        try:
-            new = self.transform(item) if self.transform is not None else item
-            return self.rule.plan_copy(new)
-        except (InvalidItemError, KeyError, TypeError, ValueError) as exc:
-            key = {k: item[k] for k in self.rule.target.key_names if k in item} or item
-            return Result(PARKED, key, f"cannot copy: {exc}")
-
     def copy_page(self, writers: ThreadPoolExecutor, page: list[Item]) -> list[Result]:
-        planned = [self.plan(item) for item in page]
+        planned = [plan_copy_or_park(self.rule, self.transform, item) for item in page]
         results = [p for p in planned if isinstance(p, Result)]
         todo = [p for p in planned if not isinstance(p, Result)]
         random.shuffle(todo)  # spread consecutive writes over the target's partitions

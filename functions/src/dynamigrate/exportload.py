@@ -36,11 +36,10 @@ from typing import TYPE_CHECKING, Any
 
 from dynamigrate import jsonl
 from dynamigrate.apply import Result
-from dynamigrate.backfill import COPIES_PER_REQUEST, BackfillReport, Checkpoint, Interrupted
+from dynamigrate.backfill import COPIES_PER_REQUEST, BackfillReport, Checkpoint, Interrupted, plan_copy_or_park
 from dynamigrate.batchcopy import TransactBatcher
 from dynamigrate.capacity import CapacityLimiter
-from dynamigrate.ddbjson import InvalidItemError, to_client
-from dynamigrate.rule import PARKED
+from dynamigrate.ddbjson import to_client
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -151,20 +150,12 @@ class FileLoader:
     writers: ThreadPoolExecutor
     transform: Transform | None = None
 
-    def plan(self, item: Item) -> Any:
-        try:
-            new = self.transform(item) if self.transform is not None else item
-            return self.rule.plan_copy(new)
-        except (InvalidItemError, KeyError, TypeError, ValueError) as exc:
-            key = {k: item[k] for k in self.rule.target.key_names if k in item} or item
-            return Result(PARKED, key, f"cannot load: {exc}")
-
     def load_file(
         self, bucket: str, data_file: DataFile, on_chunk: Callable[[int], None] | None = None
     ) -> list[Result]:
         results: list[Result] = []
         for chunk in read_items(self.s3, bucket, data_file):
-            planned = [self.plan(item) for item in chunk]
+            planned = [plan_copy_or_park(self.rule, self.transform, item) for item in chunk]
             results.extend(p for p in planned if isinstance(p, Result))
             todo = [p for p in planned if not isinstance(p, Result)]
             groups = [todo[i : i + COPIES_PER_REQUEST] for i in range(0, len(todo), COPIES_PER_REQUEST)]

@@ -1,9 +1,10 @@
 """Prove two tables hold the same items, and repair the ones that do not.
 
-Two passes, each a parallel segmented Scan whose pages are looked up on the
-other side with strongly consistent ``BatchGetItem``, so memory is bounded by
-one page per segment whatever the table size (differences are counted, and
-only the first ``KEEP`` are kept as samples):
+Two passes, each a parallel segmented Scan whose pages (``PAGE_ITEMS`` items
+at most) are looked up on the other side with strongly consistent
+``BatchGetItem``, so memory is bounded by one page per segment whatever the
+table size (differences are counted, and only the first ``KEEP`` are kept as
+samples):
 
 1. source -> target: every source item (transformed when keys differ) must be
    in the target with equal attributes; otherwise it is *missing* or
@@ -51,6 +52,7 @@ if TYPE_CHECKING:
     from dynamigrate.rule import Transform, VersionRule
 
 BATCH_GET_LIMIT = 100
+PAGE_ITEMS = 1000  # items per Scan page: memory is bounded by segments x this, whatever the item size
 SAMPLE_LIMIT = 10
 KEEP = 1000  # differences kept for the report; the rest are counted
 KINDS = ("missing", "extra", "different")
@@ -247,11 +249,11 @@ def verify(
     started = time.monotonic()
 
     def forward(segment: int, total: int) -> None:
-        for page, _ in scan_segment(source, source_table, segment, total):
+        for page, _ in scan_segment(source, source_table, segment, total, page_size=PAGE_ITEMS):
             run.forward_page(page)
 
     def backward(segment: int) -> None:
-        for page, _ in scan_segment(target, target_table, segment, segments):
+        for page, _ in scan_segment(target, target_table, segment, segments, page_size=PAGE_ITEMS):
             run.backward_page(page)
 
     with ThreadPoolExecutor(max_workers=segments, thread_name_prefix="verify") as pool:

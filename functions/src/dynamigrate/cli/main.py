@@ -56,6 +56,27 @@ SourceProfileOpt = Annotated[str | None, typer.Option("--source-profile", help="
 TargetProfileOpt = Annotated[str | None, typer.Option("--target-profile", help="AWS profile for the target account.")]
 SegmentsOpt = Annotated[int, typer.Option("--segments", min=1, max=1000, help="Parallel scan segments.")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print a JSON summary on stdout.")]
+LedgerOpt = Annotated[str, typer.Option(help="The replicator's ledger table (Terraform output ledger_table_name).")]
+VersionAttributeOpt = Annotated[
+    str | None, typer.Option(help="The application's version attribute, if the pipeline uses one.")
+]
+TransformOpt = Annotated[
+    str | None, typer.Option(help="Item transform, package.module:function (for a new key schema).")
+]
+ThreadsOpt = Annotated[int, typer.Option(min=1, max=256, help="Concurrent write requests.")]
+ReadPercentOpt = Annotated[
+    float, typer.Option(min=1, max=100, help="Share of the source table's read capacity to use.")
+]
+WritePercentOpt = Annotated[
+    float, typer.Option(min=1, max=100, help="Share of the target table's write capacity to use.")
+]
+ReadUnitsOpt = Annotated[
+    float | None, typer.Option(min=1, help="Read units per second to use (overrides --read-percent).")
+]
+WriteUnitsOpt = Annotated[
+    float | None, typer.Option(min=1, help="Write units per second to use (overrides --write-percent).")
+]
+UnlimitedOpt = Annotated[bool, typer.Option("--unlimited", help="No rate limit (rehearsals on an emulator only).")]
 
 
 def _accounts(
@@ -196,29 +217,15 @@ def demo(
 def backfill(
     source_table: Annotated[str, typer.Option(help="Table to copy from (source account).")],
     target_table: Annotated[str, typer.Option(help="Table to copy into (target account).")],
-    ledger_table: Annotated[
-        str, typer.Option(help="The replicator's ledger table (Terraform output ledger_table_name).")
-    ],
-    version_attribute: Annotated[
-        str | None, typer.Option(help="The application's version attribute, if the pipeline uses one.")
-    ] = None,
+    ledger_table: LedgerOpt,
+    version_attribute: VersionAttributeOpt = None,
     segments: SegmentsOpt = 8,
-    threads: Annotated[int, typer.Option(min=1, max=256, help="Concurrent write requests.")] = 16,
-    read_percent: Annotated[
-        float, typer.Option(min=1, max=100, help="Share of the source table's read capacity to use.")
-    ] = 50.0,
-    write_percent: Annotated[
-        float, typer.Option(min=1, max=100, help="Share of the target table's write capacity to use.")
-    ] = 50.0,
-    read_units: Annotated[
-        float | None, typer.Option(min=1, help="Read units per second to use (overrides --read-percent).")
-    ] = None,
-    write_units: Annotated[
-        float | None, typer.Option(min=1, help="Write units per second to use (overrides --write-percent).")
-    ] = None,
-    unlimited: Annotated[
-        bool, typer.Option("--unlimited", help="No rate limit (rehearsals on an emulator only).")
-    ] = False,
+    threads: ThreadsOpt = 16,
+    read_percent: ReadPercentOpt = 50.0,
+    write_percent: WritePercentOpt = 50.0,
+    read_units: ReadUnitsOpt = None,
+    write_units: WriteUnitsOpt = None,
+    unlimited: UnlimitedOpt = False,
     checkpoint: Annotated[
         Path | None,
         typer.Option(help="Checkpoint file; default: dynamigrate-backfill-SOURCE-TARGET.json in this folder."),
@@ -226,9 +233,7 @@ def backfill(
     restart: Annotated[
         bool, typer.Option("--restart", help="Discard the checkpoint and copy from the beginning.")
     ] = False,
-    transform: Annotated[
-        str | None, typer.Option(help="Item transform, package.module:function (for a new key schema).")
-    ] = None,
+    transform: TransformOpt = None,
     report: Annotated[Path | None, typer.Option(help="Write the JSON summary (with parked/failed keys) here.")] = None,
     endpoint_url: EndpointOpt = None,
     region: RegionOpt = None,
@@ -292,7 +297,7 @@ def backfill(
             task = progress.add_task("bulk copy", total=source_desc.get("ItemCount") or None, rate="")
             result = run_backfill(
                 source.dynamodb(),
-                target.dynamodb(),
+                target.bulk_writer(),
                 source_table,
                 rule,
                 segments=segments,
@@ -325,34 +330,86 @@ def backfill(
         raise typer.Exit(1)
 
 
+@app.command()
+def plan(
+    source_table: Annotated[str, typer.Option(help="Table to copy from (source account).")],
+    target_table: Annotated[
+        str | None, typer.Option(help="Table to copy into (target account); absent: it does not exist yet.")
+    ] = None,
+    read_percent: ReadPercentOpt = 50.0,
+    write_percent: WritePercentOpt = 50.0,
+    read_units: ReadUnitsOpt = None,
+    write_units: WriteUnitsOpt = None,
+    endpoint_url: EndpointOpt = None,
+    region: RegionOpt = None,
+    source_role_arn: SourceRoleOpt = None,
+    target_role_arn: TargetRoleOpt = None,
+    external_id: ExternalIdOpt = None,
+    source_profile: SourceProfileOpt = None,
+    target_profile: TargetProfileOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Estimate the time and cost of each bulk path for this table (see docs/bulk-paths.md)."""
+    from rich.table import Table  # noqa: PLC0415
+
+    from dynamigrate.plan import estimate  # noqa: PLC0415
+
+    source, target = _accounts(
+        endpoint_url=endpoint_url,
+        region=region,
+        source_role_arn=source_role_arn,
+        target_role_arn=target_role_arn,
+        external_id=external_id,
+        source_profile=source_profile,
+        target_profile=target_profile,
+    )
+    source_desc = _describe(source, source_table, "source")
+    target_desc = _describe(target, target_table, "target") if target_table else {}
+    reads, writes = _limiters(
+        source_desc, target_desc, read_percent, write_percent, read_units, write_units, unlimited=False
+    )
+    assert reads.rate is not None and writes.rate is not None
+    size, count = int(source_desc.get("TableSizeBytes", 0)), int(source_desc.get("ItemCount", 0))
+    paths = estimate(size, count, write_rate=writes.rate, read_rate=reads.rate, target_exists=bool(target_table))
+    summary = {
+        "source_table": source_table,
+        "table_size_bytes": size,
+        "item_count": count,
+        "read_units_per_second": reads.rate,
+        "write_units_per_second": writes.rate,
+        "paths": [p.as_dict() for p in paths],
+        "prices": "us-east-1 on-demand list prices; see docs/bulk-paths.md",
+    }
+    if as_json:
+        sys.stdout.write(json.dumps(summary, indent=2) + "\n")
+        return
+    table = Table(title=f"{source_table}: {size / 1024**3:,.2f} GB, {count:,} items (DescribeTable, ~6 h old)")
+    for column in ("path", "read units", "write units", "USD", "hours", "note"):
+        table.add_column(column)
+    for path in paths:
+        hours = f"{path.hours:,.1f}" if path.hours is not None else "AWS-side"
+        table.add_row(
+            path.path, f"{path.read_units:,.0f}", f"{path.write_units:,.0f}", f"{path.dollars:,.2f}", hours, path.note
+        )
+    Console().print(table)
+
+
 @app.command("load-export")
 def load_export(
     target_table: Annotated[str, typer.Option(help="Table to load into (target account).")],
-    ledger_table: Annotated[
-        str, typer.Option(help="The replicator's ledger table (Terraform output ledger_table_name).")
-    ],
+    ledger_table: LedgerOpt,
     export_arn: Annotated[
         str | None, typer.Option(help="The export (ExportTableToPointInTime); its bucket is read from the source.")
     ] = None,
     bucket: Annotated[str | None, typer.Option(help="Bucket holding the export (instead of --export-arn).")] = None,
     manifest: Annotated[str | None, typer.Option(help="Key of the export's manifest-summary.json in --bucket.")] = None,
-    version_attribute: Annotated[
-        str | None, typer.Option(help="The application's version attribute, if the pipeline uses one.")
-    ] = None,
-    transform: Annotated[
-        str | None, typer.Option(help="Item transform, package.module:function (for a new key schema).")
-    ] = None,
+    version_attribute: VersionAttributeOpt = None,
+    transform: TransformOpt = None,
     files_at_once: Annotated[int, typer.Option(min=1, max=64, help="Data files loaded in parallel.")] = 4,
-    threads: Annotated[int, typer.Option(min=1, max=256, help="Concurrent write requests.")] = 16,
-    write_percent: Annotated[
-        float, typer.Option(min=1, max=100, help="Share of the target table's write capacity to use.")
-    ] = 50.0,
-    write_units: Annotated[
-        float | None, typer.Option(min=1, help="Write units per second to use (overrides --write-percent).")
-    ] = None,
-    unlimited: Annotated[
-        bool, typer.Option("--unlimited", help="No rate limit (rehearsals on an emulator only).")
-    ] = False,
+    threads: ThreadsOpt = 16,
+    write_percent: WritePercentOpt = 50.0,
+    write_units: WriteUnitsOpt = None,
+    unlimited: UnlimitedOpt = False,
     checkpoint: Annotated[
         Path | None, typer.Option(help="Checkpoint file; default: dynamigrate-load-EXPORTID.json in this folder.")
     ] = None,
@@ -408,7 +465,7 @@ def load_export(
             task = progress.add_task("load export", total=export.item_count, rate="")
             result = run_load(
                 target.s3(),
-                target.dynamodb(),
+                target.bulk_writer(),
                 export,
                 rule,
                 transform=item_transform,
@@ -449,9 +506,7 @@ def verify(
         typer.Option("--repair", help="Rewrite differing items through the version rule (needs --ledger-table)."),
     ] = False,
     ledger_table: Annotated[str | None, typer.Option(help="The replicator's ledger table (for --repair).")] = None,
-    version_attribute: Annotated[
-        str | None, typer.Option(help="The application's version attribute, if the pipeline uses one.")
-    ] = None,
+    version_attribute: VersionAttributeOpt = None,
     transform: Annotated[
         str | None, typer.Option(help="Item transform, package.module:function, when the key schemas differ.")
     ] = None,

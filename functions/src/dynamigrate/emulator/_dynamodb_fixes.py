@@ -346,8 +346,11 @@ def _check(self: DynamoDBBackend, op_type: str, op: dict[str, Any], seen: set[tu
         key = {table.hash_key_attr: attrs[table.hash_key_attr]}
         if table.range_key_attr is not None:
             key[table.range_key_attr] = attrs[table.range_key_attr]
-        range_value = DynamoType(attrs[table.range_key_attr]) if table.range_key_attr else None
-        Item(DynamoType(attrs[table.hash_key_attr]), range_value, attrs)  # raises if the item is too large
+        # Its JSON (ASCII-escaped, binaries in base64) is never smaller than DynamoDB's size of the
+        # item, so only items whose JSON passes the limit need moto's exact (and costly) measure.
+        if len(json.dumps(attrs, default=str)) > _MAX_ITEM_BYTES:
+            range_value = DynamoType(attrs[table.range_key_attr]) if table.range_key_attr else None
+            Item(DynamoType(attrs[table.hash_key_attr]), range_value, attrs)  # raises if the item is too large
     else:
         key = op["Key"]
     marker = (str(table_name), str(dict(sorted(key.items()))))
