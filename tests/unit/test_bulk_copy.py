@@ -355,3 +355,15 @@ def test_given_a_cli_copy_killed_with_sigkill_when_rerun_then_nothing_is_lost(mo
     assert summary["written"] + summary["skipped_exists"] == 400
     result = verify(client, client, "src", "dst", source_key=("pk", "sk"), target_key=("pk", "sk"))
     assert result.equal, result.as_dict()
+
+
+def test_given_a_cancellation_that_blames_no_copy_when_batched_then_each_copy_is_judged_alone(moto_aws: None) -> None:
+    client = boto3.client("dynamodb")
+    rule = make_tables(client, items=0)
+    items = [sample.make_item(i, random.Random(i), version=i) for i in range(3)]
+    odd = {"Error": {"Code": "TransactionCanceledException", "Message": "?"}, "CancellationReasons": [{"Code": "None"}]}
+    recorder = Recorder(client, fail={0: odd})
+    batcher = TransactBatcher(recorder, "dst")  # type: ignore[arg-type]
+    results = batcher.run([rule.plan_copy(i) for i in items])
+    assert [r.outcome for r in results] == [APPLIED] * 3
+    assert batcher.stats.fallbacks == 1

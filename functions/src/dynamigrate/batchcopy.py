@@ -212,6 +212,12 @@ class TransactBatcher:
                 results[index] = Result(PARKED, write.key, f"transaction cancelled: {codes}")
             else:
                 again.append(index)  # innocent: cancelled because of another copy in the request
+        if len(again) == len(batch) and not transient:
+            # No copy was to blame (reasons missing or unaligned): judge each on its own, never loop.
+            self.stats.fallbacks += 1
+            for index in batch:
+                results[index] = execute(self.client, writes[index])
+            return [], False
         return again, transient
 
     def _transient(

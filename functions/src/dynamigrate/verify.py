@@ -1,10 +1,10 @@
 """Prove two tables hold the same items, and repair the ones that do not.
 
-Two passes, each a parallel segmented Scan whose pages (``PAGE_ITEMS`` items
-at most) are looked up on the other side with strongly consistent
-``BatchGetItem``, so memory is bounded by one page per segment whatever the
-table size (differences are counted, and only the first ``KEEP`` are kept as
-samples):
+Two passes, each a parallel segmented Scan whose pages (1 MB at most, DynamoDB's
+page limit) are looked up on the other side with strongly consistent
+``BatchGetItem``, 100 keys at a time, so memory is bounded by one page per
+segment whatever the table size (differences are counted, and only the first
+``KEEP`` are kept as samples):
 
 1. source -> target: every source item (transformed when keys differ) must be
    in the target with equal attributes; otherwise it is *missing* or
@@ -52,7 +52,6 @@ if TYPE_CHECKING:
     from dynamigrate.rule import Transform, VersionRule
 
 BATCH_GET_LIMIT = 100
-PAGE_ITEMS = 1000  # items per Scan page: memory is bounded by segments x this, whatever the item size
 SAMPLE_LIMIT = 10
 KEEP = 1000  # differences kept for the report; the rest are counted
 KINDS = ("missing", "extra", "different")
@@ -179,16 +178,18 @@ class _Verify:
         return difference
 
     def forward_page(self, page: list[Item]) -> None:
-        wanted = [(item, self.expected(item)) for item in page]
-        keys = [key_of(want, self.target_key) for _, want in wanted]
-        found = batch_get(self.target, self.target_table, keys) if keys else {}
         suspects = []
         matched = 0
-        for (item, want), key in zip(wanted, keys, strict=True):
-            if items_equal(want, found.get(canonical_key(key))):
-                matched += 1
-            else:
-                suspects.append((key_of(item, self.source_key), key))
+        # Looked up BATCH_GET_LIMIT at a time, so only one page and one batch are held at once.
+        for start in range(0, len(page), BATCH_GET_LIMIT):
+            wanted = [(item, self.expected(item)) for item in page[start : start + BATCH_GET_LIMIT]]
+            keys = [key_of(want, self.target_key) for _, want in wanted]
+            found = batch_get(self.target, self.target_table, keys)
+            for (item, want), key in zip(wanted, keys, strict=True):
+                if items_equal(want, found.get(canonical_key(key))):
+                    matched += 1
+                else:
+                    suspects.append((key_of(item, self.source_key), key))
         confirmed = []
         for source_item_key, target_item_key in suspects:
             fresh = _get(self.source, self.source_table, source_item_key)
@@ -208,16 +209,17 @@ class _Verify:
     def backward_page(self, page: list[Item]) -> None:
         extras: list[Difference] = []
         if self.transform is None:
-            keys = [key_of(item, self.source_key) for item in page]
-            found = batch_get(self.source, self.source_table, keys) if keys else {}
-            for key in keys:
-                # Re-read both sides before reporting: live traffic may have moved on.
-                if canonical_key(key) in found or _get(self.source, self.source_table, key) is not None:
-                    continue
-                held = _get(self.target, self.target_table, key)
-                difference = self.settle(key, None, held) if held is not None else None
-                if difference is not None:
-                    extras.append(difference)
+            for start in range(0, len(page), BATCH_GET_LIMIT):
+                keys = [key_of(item, self.source_key) for item in page[start : start + BATCH_GET_LIMIT]]
+                found = batch_get(self.source, self.source_table, keys)
+                for key in keys:
+                    # Re-read both sides before reporting: live traffic may have moved on.
+                    if canonical_key(key) in found or _get(self.source, self.source_table, key) is not None:
+                        continue
+                    held = _get(self.target, self.target_table, key)
+                    difference = self.settle(key, None, held) if held is not None else None
+                    if difference is not None:
+                        extras.append(difference)
         with self.lock:
             self.report.target_items += len(page)
             for difference in extras:
@@ -249,11 +251,11 @@ def verify(
     started = time.monotonic()
 
     def forward(segment: int, total: int) -> None:
-        for page, _ in scan_segment(source, source_table, segment, total, page_size=PAGE_ITEMS):
+        for page, _ in scan_segment(source, source_table, segment, total):
             run.forward_page(page)
 
     def backward(segment: int) -> None:
-        for page, _ in scan_segment(target, target_table, segment, segments, page_size=PAGE_ITEMS):
+        for page, _ in scan_segment(target, target_table, segment, segments):
             run.backward_page(page)
 
     with ThreadPoolExecutor(max_workers=segments, thread_name_prefix="verify") as pool:
