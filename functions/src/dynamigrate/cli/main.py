@@ -485,7 +485,6 @@ def load_export(
         console.print(f"[yellow]load {exc}[/]: progress is saved in {path}; run the same command to resume")
         raise typer.Exit(130) from exc
     summary = {**result.as_dict(), "export_time": export.export_time, "checkpoint": str(path)}
-    summary["source_table"] = export.export_arn
     _emit(summary, as_json)
     if not result.ok:
         console.print("[red]load incomplete:[/] parked or failed items are listed above (all in the checkpoint)")
