@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -18,7 +19,10 @@ from dynamigrate.apply import DeploymentError
 from dynamigrate.cli.progress import progress_bar, rate_advancer
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
     from dynamigrate.capacity import CapacityLimiter
+    from dynamigrate.rule import Transform
 
 app = typer.Typer(
     name="dynamigrate",
@@ -145,6 +149,33 @@ def _limiters(
     return reads, writes
 
 
+def _transform(spec: str | None) -> Transform | None:
+    """The user's item transform (``package.module:function``), or a usage error naming what is wrong."""
+    from dynamigrate import transforms  # noqa: PLC0415
+
+    try:
+        return transforms.load(spec) if spec else None
+    except transforms.TransformLoadError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--transform") from exc
+
+
+@contextmanager
+def _resumable(what: str, path: Path) -> Iterator[None]:
+    """Turn a bulk job's stops into messages that say its progress is in ``path`` and how to resume."""
+    from dynamigrate.backfill import CheckpointMismatchError, Interrupted  # noqa: PLC0415
+
+    try:
+        yield
+    except CheckpointMismatchError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--checkpoint") from exc
+    except Interrupted as exc:
+        console.print(f"[yellow]{what} {exc}[/]: progress is saved in {path}; run the same command to resume")
+        raise typer.Exit(130) from exc
+    except ClientError:
+        console.print(f"[yellow]{what} stopped[/]: progress is saved in {path}; fix the cause, then resume")
+        raise
+
+
 # ------------------------------------------------------------------ commands --
 
 
@@ -248,8 +279,6 @@ def backfill(
 
     Resumable: killed at any point, the same command continues from its checkpoint.
     """
-    from dynamigrate import transforms  # noqa: PLC0415
-    from dynamigrate.backfill import CheckpointMismatchError, Interrupted  # noqa: PLC0415
     from dynamigrate.backfill import backfill as run_backfill  # noqa: PLC0415
     from dynamigrate.rule import TableSchema, VersionRule  # noqa: PLC0415
 
@@ -267,12 +296,7 @@ def backfill(
     rule = VersionRule(
         target=TableSchema.from_description(target_desc), ledger_table=ledger_table, version_attribute=version_attribute
     )
-    item_transform = None
-    if transform:
-        try:
-            item_transform = transforms.load(transform)
-        except transforms.TransformLoadError as exc:
-            raise typer.BadParameter(str(exc), param_hint="--transform") from exc
+    item_transform = _transform(transform)
     source_schema = TableSchema.from_description(source_desc)
     if item_transform is None and source_schema.key_types != rule.target.key_types:
         raise typer.BadParameter(
@@ -292,31 +316,22 @@ def backfill(
     def capacity(elapsed: float) -> str:
         return f"{reads.consumed / elapsed:,.0f} RCU/s {writes.consumed / elapsed:,.0f} WCU/s"
 
-    try:
-        with progress_bar(console) as progress:
-            task = progress.add_task("bulk copy", total=source_desc.get("ItemCount") or None, rate="")
-            result = run_backfill(
-                source.dynamodb(),
-                target.bulk_writer(),
-                source_table,
-                rule,
-                segments=segments,
-                threads=threads,
-                transform=item_transform,
-                transform_name=transform or "",
-                progress=rate_advancer(progress, task, capacity),
-                checkpoint=path,
-                read_limiter=reads,
-                write_limiter=writes,
-            )
-    except CheckpointMismatchError as exc:
-        raise typer.BadParameter(str(exc), param_hint="--checkpoint") from exc
-    except Interrupted as exc:
-        console.print(f"[yellow]bulk copy {exc}[/]: progress is saved in {path}; run the same command to resume")
-        raise typer.Exit(130) from exc
-    except ClientError:
-        console.print(f"[yellow]bulk copy stopped[/]: progress is saved in {path}; fix the cause, then resume")
-        raise
+    with _resumable("bulk copy", path), progress_bar(console) as progress:
+        task = progress.add_task("bulk copy", total=source_desc.get("ItemCount") or None, rate="")
+        result = run_backfill(
+            source.dynamodb(),
+            target.bulk_writer(),
+            source_table,
+            rule,
+            segments=segments,
+            threads=threads,
+            transform=item_transform,
+            transform_name=transform or "",
+            progress=rate_advancer(progress, task, capacity),
+            checkpoint=path,
+            read_limiter=reads,
+            write_limiter=writes,
+        )
     summary = result.as_dict()
     summary["checkpoint"] = str(path)
     if report is not None:
@@ -423,8 +438,6 @@ def load_export(
     as_json: JsonOpt = False,
 ) -> None:
     """Load an Export to S3 into a live table through the version rule (the Distributed Map's loader, run locally)."""
-    from dynamigrate import transforms  # noqa: PLC0415
-    from dynamigrate.backfill import CheckpointMismatchError, Interrupted  # noqa: PLC0415
     from dynamigrate.exportload import ExportFormatError, manifest_key, read_manifest  # noqa: PLC0415
     from dynamigrate.exportload import load_export as run_load  # noqa: PLC0415
     from dynamigrate.rule import TableSchema, VersionRule  # noqa: PLC0415
@@ -449,10 +462,10 @@ def load_export(
     target_desc = _describe(target, target_table, "target")
     _describe(target, ledger_table, "ledger")
     rule = VersionRule(TableSchema.from_description(target_desc), ledger_table, version_attribute=version_attribute)
+    item_transform = _transform(transform)
     try:
-        item_transform = transforms.load(transform) if transform else None
         export = read_manifest(target.s3(), bucket, manifest)
-    except (transforms.TransformLoadError, ExportFormatError) as exc:
+    except ExportFormatError as exc:
         raise typer.BadParameter(str(exc)) from exc
     _, writes = _limiters(target_desc, target_desc, 100, write_percent, None, write_units, unlimited=unlimited)
     path = checkpoint or Path(f"dynamigrate-load-{export.export_arn.rsplit('/', 1)[-1]}.json")
@@ -461,7 +474,7 @@ def load_export(
         f"(export time {export.export_time:.0f}) into {target_table}"
     )
     try:
-        with progress_bar(console) as progress:
+        with _resumable("load", path), progress_bar(console) as progress:
             task = progress.add_task("load export", total=export.item_count, rate="")
             result = run_load(
                 target.s3(),
@@ -476,14 +489,9 @@ def load_export(
                 checkpoint=path,
                 progress=rate_advancer(progress, task),
             )
-    except CheckpointMismatchError as exc:
-        raise typer.BadParameter(str(exc), param_hint="--checkpoint") from exc
     except ExportFormatError as exc:
         console.print(f"[bold red]export problem:[/] {exc}")
         raise typer.Exit(1) from exc
-    except Interrupted as exc:
-        console.print(f"[yellow]load {exc}[/]: progress is saved in {path}; run the same command to resume")
-        raise typer.Exit(130) from exc
     summary = {**result.as_dict(), "export_time": export.export_time, "checkpoint": str(path)}
     _emit(summary, as_json)
     if not result.ok:
@@ -519,7 +527,6 @@ def verify(
     as_json: JsonOpt = False,
 ) -> None:
     """Compare the two tables item by item; exit 0 when equal, 1 when not."""
-    from dynamigrate import transforms  # noqa: PLC0415
     from dynamigrate.rule import TableSchema, VersionRule  # noqa: PLC0415
     from dynamigrate.verify import verify as run_verify  # noqa: PLC0415
 
@@ -537,10 +544,7 @@ def verify(
     source_desc = _describe(source, source_table, "source")
     source_schema = TableSchema.from_description(source_desc)
     target_schema = TableSchema.from_description(_describe(target, target_table, "target"))
-    try:
-        item_transform = transforms.load(transform) if transform else None
-    except transforms.TransformLoadError as exc:
-        raise typer.BadParameter(str(exc), param_hint="--transform") from exc
+    item_transform = _transform(transform)
     rule = None
     if repair and ledger_table:
         _describe(target, ledger_table, "ledger")
