@@ -34,6 +34,13 @@ locals {
   source_writer_role_arn = "arn:${local.partition}:iam::${var.source_account_id}:role/${local.source_role_name}"
 
   operator_trusted_principal_arns = coalescelist(var.operator_trusted_principal_arns, ["arn:${local.partition}:iam::${var.target_account_id}:root"])
+
+  # The operator role exports the source table when the export load is on; its ARN
+  # is known from its name, so the bucket policy needs no dependency on the role.
+  operator_role_name      = coalesce(var.operator_role_name, "${var.name}-operator")
+  operator_exports        = var.create_operator_role && var.export_load.enabled == true
+  operator_role_arn       = "arn:${local.partition}:iam::${var.source_account_id}:role/${local.operator_role_name}"
+  exporter_principal_arns = distinct(concat(var.export_load.exporter_principal_arns, local.operator_exports ? [local.operator_role_arn] : []))
 }
 
 ################################################################################
@@ -59,6 +66,7 @@ module "target" {
   architectures       = var.architectures
   tracing_mode        = var.tracing_mode
   writer              = var.writer
+  export_load         = merge(var.export_load, { exporter_principal_arns = local.exporter_principal_arns })
 
   change_bucket_name                   = var.change_bucket_name
   force_destroy                        = var.force_destroy
@@ -131,15 +139,20 @@ module "operator_role" {
     aws = aws.source
   }
 
-  name                      = coalesce(var.operator_role_name, "${var.name}-operator")
+  name                      = local.operator_role_name
   description               = "dynamigrate ${var.name}: lets the migration CLI read ${var.source_table_name} and pause/resume its stream mapping."
   trusted_principal_arns    = local.operator_trusted_principal_arns
   external_id               = var.operator_external_id
   table_arns                = [module.source.source_table_arn]
   allow_write               = var.operator_allow_write
   event_source_mapping_arns = [module.source.event_source_mapping_arn]
-  max_session_duration      = var.operator_max_session_duration
-  permissions_boundary_arn  = var.source_role_permissions_boundary_arn
+  export_destination = local.operator_exports ? {
+    bucket_arn   = module.target.export_destination.bucket_arn
+    prefix       = module.target.export_destination.prefix
+    bucket_owner = module.target.export_destination.bucket_owner
+  } : null
+  max_session_duration     = var.operator_max_session_duration
+  permissions_boundary_arn = var.source_role_permissions_boundary_arn
 
   tags = merge({ "dynamigrate:migration" = var.name }, var.tags)
 }

@@ -112,6 +112,20 @@ output "on_failure_bucket_arn" {
 }
 
 ################################################################################
+# Export load
+################################################################################
+
+output "export_prefix" {
+  description = "Key prefix in the change bucket for Export to S3 (--s3-prefix of ExportTableToPointInTime, with --s3-bucket the change bucket and --s3-bucket-owner the target account)."
+  value       = module.target.export_prefix
+}
+
+output "export_load_state_machine_arn" {
+  description = "ARN of the state machine that loads an export into the target table (null unless export_load.enabled)."
+  value       = module.target.export_load_state_machine_arn
+}
+
+################################################################################
 # Operator role
 ################################################################################
 
@@ -164,6 +178,9 @@ output "migration" {
       dead_letter_queue_url     = module.target.dead_letter_queue_url
       function_name             = module.target.writer_function_name
       event_source_mapping_uuid = module.target.writer_event_source_mapping_uuid
+      export_prefix             = module.target.export_prefix
+      export_load_state_machine = module.target.export_load_state_machine_arn
+      export_load_reports       = module.target.export_load_reports_prefix
     }
   }
 }

@@ -147,6 +147,54 @@ run "operator_role_in_source_account" {
   }
 }
 
+run "operator_role_exports_the_source_table_when_export_load_is_on" {
+  command = plan
+
+  variables {
+    create_operator_role = true
+    operator_external_id = "4f9c2a6e-0f5b-4c3e-9d2b-7c1a8e6b5d40"
+    export_load          = { enabled = true, exporter_principal_arns = ["arn:aws:iam::111111111111:role/platform-admin"] }
+  }
+
+  assert {
+    condition     = module.target.export_loader_function_name == "orders-migration-export-loader"
+    error_message = "export_load.enabled must reach the target module."
+  }
+
+  assert {
+    condition = module.target.exporter_principal_arns == tolist([
+      "arn:aws:iam::111111111111:role/platform-admin",
+      "arn:aws:iam::111111111111:role/orders-migration-operator",
+    ])
+    error_message = "The change bucket must let the listed principals and the operator role write exports."
+  }
+
+  assert {
+    condition = [for s in jsondecode(module.operator_role[0].policy).Statement : s if startswith(s.Sid, "Export") || s.Sid == "WriteExports" || s.Sid == "DescribeExports"] == [
+      {
+        Sid      = "ExportTables"
+        Effect   = "Allow"
+        Action   = "dynamodb:ExportTableToPointInTime"
+        Resource = ["arn:aws:dynamodb:eu-west-1:111111111111:table/orders"]
+      },
+      {
+        Sid      = "DescribeExports"
+        Effect   = "Allow"
+        Action   = "dynamodb:DescribeExport"
+        Resource = ["arn:aws:dynamodb:eu-west-1:111111111111:table/orders/export/*"]
+      },
+      {
+        Sid       = "WriteExports"
+        Effect    = "Allow"
+        Action    = ["s3:AbortMultipartUpload", "s3:PutObject", "s3:PutObjectAcl"]
+        Resource  = "arn:aws:s3:::orders-migration-changes-222222222222-eu-central-1/exports/*"
+        Condition = { StringEquals = { "s3:ResourceAccount" = "222222222222" } }
+      },
+    ]
+    error_message = "The operator role must be able to export the source table into the change bucket's exports/ prefix, and nowhere else."
+  }
+}
+
 run "migration_output_bundles_what_the_cli_reads" {
   command = plan
 

@@ -49,6 +49,13 @@ module "migration" {
     enabled = var.writer_enabled
   }
 
+  # The bulk copy for large tables: export the source table into the change
+  # bucket, then start the state machine (dynamigrate load-export --state-machine).
+  export_load = {
+    enabled                 = var.export_load_enabled
+    exporter_principal_arns = var.exporter_principal_arns
+  }
+
   force_destroy = var.force_destroy
 
   create_operator_role = var.create_operator_role

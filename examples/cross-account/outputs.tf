@@ -37,3 +37,13 @@ output "operator_role_arn" {
   description = "Operator role in the source account (null when not created)."
   value       = module.migration.operator_role_arn
 }
+
+output "export_prefix" {
+  description = "Key prefix in the change bucket to export the source table to (--s3-prefix)."
+  value       = module.migration.export_prefix
+}
+
+output "export_load_state_machine_arn" {
+  description = "State machine that loads an export into the target table."
+  value       = module.migration.export_load_state_machine_arn
+}

@@ -73,6 +73,18 @@ variable "writer_enabled" {
   default     = true
 }
 
+variable "export_load_enabled" {
+  description = "Create the Step Functions Distributed Map that loads an Export to S3 of the source table into the target (the bulk copy for large tables)."
+  type        = bool
+  default     = true
+}
+
+variable "exporter_principal_arns" {
+  description = "Source-account principals that may export the source table into the change bucket (the operator role is added when it is created)."
+  type        = list(string)
+  default     = []
+}
+
 variable "create_operator_role" {
   description = "Create the operator role the CLI assumes in the source account (needs operator_external_id)."
   type        = bool

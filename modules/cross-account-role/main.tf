@@ -63,6 +63,35 @@ locals {
           Resource = var.table_arns
         },
       ] : [],
+      # Export to S3 reads the tables' point-in-time backups (no read capacity) and
+      # writes with this role's credentials into the destination bucket, which
+      # lives in the target account: its bucket policy must allow this role too
+      # (the target module's export_load.exporter_principal_arns).
+      var.export_destination != null ? [
+        {
+          Sid      = "ExportTables"
+          Effect   = "Allow"
+          Action   = "dynamodb:ExportTableToPointInTime"
+          Resource = var.table_arns
+        },
+        {
+          Sid      = "DescribeExports"
+          Effect   = "Allow"
+          Action   = "dynamodb:DescribeExport"
+          Resource = [for t in var.table_arns : "${t}/export/*"]
+        },
+      ] : [],
+      var.export_destination != null ? [
+        {
+          Sid      = "WriteExports"
+          Effect   = "Allow"
+          Action   = ["s3:AbortMultipartUpload", "s3:PutObject", "s3:PutObjectAcl"]
+          Resource = "${var.export_destination.bucket_arn}/${trimsuffix(var.export_destination.prefix, "/")}/*"
+          Condition = {
+            StringEquals = { "s3:ResourceAccount" = var.export_destination.bucket_owner }
+          }
+        },
+      ] : [],
       length(var.event_source_mapping_arns) > 0 ? [
         {
           Sid      = "PauseResumeReplication"

@@ -7,3 +7,8 @@ output "role_name" {
   description = "Name of the operator role."
   value       = try(aws_iam_role.this.name, null)
 }
+
+output "policy" {
+  description = "The role's inline policy (JSON), for review."
+  value       = aws_iam_role_policy.this.policy
+}

@@ -124,6 +124,26 @@ variable "event_source_mapping_arns" {
   }
 }
 
+variable "export_destination" {
+  description = "Where the role may export the tables to (ExportTableToPointInTime, for the export paths of the bulk copy): the bucket's ARN, the key prefix and the bucket owner's account id. null grants no export."
+  type = object({
+    bucket_arn   = string
+    prefix       = string
+    bucket_owner = string
+  })
+  default = null
+
+  validation {
+    condition     = var.export_destination == null || can(regex("^arn:aws[a-zA-Z-]*:s3:::[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$", var.export_destination.bucket_arn))
+    error_message = "export_destination.bucket_arn must be an S3 bucket ARN such as arn:aws:s3:::orders-migration-changes-222222222222-eu-west-1."
+  }
+
+  validation {
+    condition     = var.export_destination == null || can(regex("^[0-9]{12}$", var.export_destination.bucket_owner))
+    error_message = "export_destination.bucket_owner must be a 12-digit AWS account id."
+  }
+}
+
 variable "tags" {
   description = "Tags applied to the role."
   type        = map(string)

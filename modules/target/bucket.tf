@@ -98,6 +98,40 @@ resource "aws_s3_bucket_lifecycle_configuration" "this" {
   }
 
   rule {
+    id     = "expire-exports"
+    status = "Enabled"
+
+    filter {
+      prefix = local.export_prefix
+    }
+
+    expiration {
+      days = var.export_load.retention_in_days
+    }
+
+    noncurrent_version_expiration {
+      noncurrent_days = var.noncurrent_version_retention_in_days
+    }
+  }
+
+  rule {
+    id     = "expire-export-load-reports"
+    status = "Enabled"
+
+    filter {
+      prefix = local.load_prefix
+    }
+
+    expiration {
+      days = var.export_load.retention_in_days
+    }
+
+    noncurrent_version_expiration {
+      noncurrent_days = var.noncurrent_version_retention_in_days
+    }
+  }
+
+  rule {
     id     = "abort-incomplete-multipart-uploads"
     status = "Enabled"
 
@@ -136,9 +170,25 @@ resource "aws_s3_bucket_policy" "this" {
 }
 
 locals {
+  # ExportTableToPointInTime writes with the credentials of the principal that
+  # calls it (in the source account), as multipart uploads; S3BucketOwner on the
+  # call makes DynamoDB check that this account owns the bucket.
+  exporter_statements = length(var.export_load.exporter_principal_arns) == 0 ? [] : [
+    {
+      Sid       = "AllowSourceExportsToPointInTime"
+      Effect    = "Allow"
+      Principal = { AWS = "arn:${local.partition}:iam::${var.source_account_id}:root" }
+      Action    = ["s3:AbortMultipartUpload", "s3:PutObject", "s3:PutObjectAcl"]
+      Resource  = "${local.bucket_arn}/${local.export_prefix}*"
+      Condition = {
+        ArnLike = { "aws:PrincipalArn" = var.export_load.exporter_principal_arns }
+      }
+    },
+  ]
+
   bucket_policy = {
     Version = "2012-10-17"
-    Statement = [
+    Statement = concat([
       {
         Sid       = "DenyInsecureTransport"
         Effect    = "Deny"
@@ -159,7 +209,7 @@ locals {
           ArnEquals = { "aws:PrincipalArn" = var.source_writer_role_arn }
         }
       },
-    ]
+    ], local.exporter_statements)
   }
 }
 

@@ -6,7 +6,7 @@
 resource "aws_iam_role" "this" {
   name                 = local.role_name
   description          = "dynamigrate ${var.name}: execution role of the ${local.function_name} function"
-  assume_role_policy   = jsonencode(local.writer_trust_policy)
+  assume_role_policy   = jsonencode(local.lambda_trust_policies.writer)
   permissions_boundary = var.role_permissions_boundary_arn
 
   tags = local.tags
@@ -19,26 +19,29 @@ resource "aws_iam_role_policy" "this" {
 }
 
 locals {
-  # Only Lambda, on behalf of this very function in this account, may assume
-  # the role (confused-deputy protection).
-  writer_trust_policy = {
-    Version = "2012-10-17"
-    Statement = [
-      {
-        Sid       = "LambdaAssumeRole"
-        Effect    = "Allow"
-        Principal = { Service = "lambda.amazonaws.com" }
-        Action    = "sts:AssumeRole"
-        # Confused-deputy guard. aws:SourceAccount is always present when Lambda
-        # assumes an execution role; aws:SourceArn is checked only when present
-        # (IfExists), because Lambda does not document sending it for every
-        # AssumeRole it makes (e.g. the validation at CreateFunction).
-        Condition = {
-          StringEquals    = { "aws:SourceAccount" = local.account_id }
-          ArnLikeIfExists = { "aws:SourceArn" = local.function_arn }
-        }
-      },
-    ]
+  # Only Lambda, on behalf of the very function in this account, may assume
+  # each function's role (confused-deputy protection): the writer's and the
+  # export loader's.
+  lambda_trust_policies = {
+    for role, function_arn in { writer = local.function_arn, loader = local.loader_function_arn } : role => {
+      Version                          = "2012-10-17"
+      Statement = [
+        {
+          Sid       = "LambdaAssumeRole"
+          Effect    = "Allow"
+          Principal = { Service = "lambda.amazonaws.com" }
+          Action    = "sts:AssumeRole"
+          # Confused-deputy guard. aws:SourceAccount is always present when Lambda
+          # assumes an execution role; aws:SourceArn is checked only when present
+          # (IfExists), because Lambda does not document sending it for every
+          # AssumeRole it makes (e.g. the validation at CreateFunction).
+          Condition = {
+            StringEquals    = { "aws:SourceAccount" = local.account_id }
+            ArnLikeIfExists = { "aws:SourceArn" = function_arn }
+          }
+        },
+      ]
+    }
   }
 
   writer_policy = {

@@ -115,3 +115,42 @@ output "table_key" {
     }
   }
 }
+
+################################################################################
+# Export load
+################################################################################
+
+output "export_prefix" {
+  description = "Key prefix in the change bucket for Export to S3 (pass it as --s3-prefix of ExportTableToPointInTime)."
+  value       = trimsuffix(local.export_prefix, "/")
+}
+
+output "export_load_state_machine_arn" {
+  description = "ARN of the state machine that loads an export into the target table (null unless export_load.enabled). Start it with {\"export_arn\": \"...\"} or `dynamigrate load-export --state-machine`."
+  value       = try(aws_sfn_state_machine.export_load[0].arn, null)
+}
+
+output "export_loader_function_name" {
+  description = "Name of the loader function the state machine runs per data file (null unless export_load.enabled)."
+  value       = try(aws_lambda_function.loader[0].function_name, null)
+}
+
+output "export_load_reports_prefix" {
+  description = "Key prefix in the change bucket of the load reports: <prefix>/<export id>/files/*.json per data file and summary.json."
+  value       = trimsuffix(local.load_prefix, "/")
+}
+
+output "exporter_principal_arns" {
+  description = "Source-account principals the change bucket lets write exports under the export prefix."
+  value       = var.export_load.exporter_principal_arns
+}
+
+output "export_destination" {
+  description = "Where ExportTableToPointInTime should write (known at plan time, before the bucket exists): bucket name and ARN, key prefix, bucket owner."
+  value = {
+    bucket_name  = local.bucket_name
+    bucket_arn   = local.bucket_arn
+    prefix       = trimsuffix(local.export_prefix, "/")
+    bucket_owner = var.target_account_id
+  }
+}

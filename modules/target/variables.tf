@@ -173,6 +173,85 @@ variable "writer" {
 }
 
 ################################################################################
+# Export load (bulk copy of large tables from an Export to S3)
+################################################################################
+
+variable "export_load" {
+  description = <<-EOT
+    Bulk copy from an Export to S3 without a machine of your own: a Step Functions
+    Distributed Map runs the package's loader Lambda over the export's data files,
+    through the same version rule as the writer. enabled creates the loader function
+    and the state machine. exporter_principal_arns are the source-account principals
+    (roles or users, wildcards allowed) that may call ExportTableToPointInTime into
+    this bucket under exports/ (also what `dynamigrate load-export` reads); empty
+    grants no one. max_concurrency data files load at once, each by one function
+    with `threads` concurrent transactions; write_units_per_second caps all of
+    them together (null: as fast as the table takes, throttling retried).
+    transform is a "module:function" importable in the function's package.
+    Exports and load reports expire after retention_in_days.
+  EOT
+  type = object({
+    enabled                        = optional(bool, false)
+    exporter_principal_arns        = optional(list(string), [])
+    max_concurrency                = optional(number, 10)
+    memory_size                    = optional(number, 1024)
+    timeout_in_seconds             = optional(number, 900)
+    threads                        = optional(number, 16)
+    write_units_per_second         = optional(number)
+    reserved_concurrent_executions = optional(number)
+    transform                      = optional(string)
+    retention_in_days              = optional(number, 14)
+  })
+  default  = {}
+  nullable = false
+
+  validation {
+    condition     = alltrue([for arn in var.export_load.exporter_principal_arns : can(regex("^arn:aws[a-zA-Z-]*:(iam|sts)::[0-9]{12}:[\\w+=,.@/*-]+$", arn))])
+    error_message = "export_load.exporter_principal_arns must be IAM principal ARNs such as arn:aws:iam::111111111111:role/migration-operator (wildcards allowed)."
+  }
+
+  validation {
+    condition     = var.export_load.max_concurrency >= 1 && var.export_load.max_concurrency <= 10000
+    error_message = "export_load.max_concurrency must be between 1 and 10000 (Distributed Map's limit for child executions)."
+  }
+
+  validation {
+    condition     = var.export_load.memory_size >= 128 && var.export_load.memory_size <= 10240
+    error_message = "export_load.memory_size must be between 128 and 10240 MB."
+  }
+
+  validation {
+    condition     = var.export_load.timeout_in_seconds >= 180 && var.export_load.timeout_in_seconds <= 900
+    error_message = "export_load.timeout_in_seconds must be between 180 and 900: the loader keeps 90 seconds in reserve to hand over where it stopped."
+  }
+
+  validation {
+    condition     = var.export_load.threads >= 1 && var.export_load.threads <= 64
+    error_message = "export_load.threads must be between 1 and 64."
+  }
+
+  validation {
+    condition     = var.export_load.write_units_per_second == null || try(var.export_load.write_units_per_second >= var.export_load.max_concurrency, false)
+    error_message = "export_load.write_units_per_second must be null or at least max_concurrency (each concurrent loader gets an equal share)."
+  }
+
+  validation {
+    condition     = var.export_load.reserved_concurrent_executions == null || try(var.export_load.reserved_concurrent_executions >= 0, false)
+    error_message = "export_load.reserved_concurrent_executions must be null (unreserved) or a number >= 0."
+  }
+
+  validation {
+    condition     = var.export_load.transform == null || can(regex("^[A-Za-z_][\\w.]*:[A-Za-z_]\\w*$", coalesce(var.export_load.transform, "x:y")))
+    error_message = "export_load.transform must look like package.module:function."
+  }
+
+  validation {
+    condition     = var.export_load.retention_in_days >= 1
+    error_message = "export_load.retention_in_days must be at least 1."
+  }
+}
+
+################################################################################
 # Change bucket
 ################################################################################
 

@@ -119,6 +119,77 @@ def test_given_malformed_object_in_bucket_when_writer_retries_then_it_lands_in_d
     )
 
 
+def test_given_export_of_source_when_state_machine_loads_it_then_new_items_are_copied_and_counts_reconcile(
+    deployed: Stack,
+) -> None:
+    """The Distributed Map path, end to end: Export to S3 into the target bucket, then the module's state machine.
+
+    The writer is paused while new items are written to the source, so only the
+    export load can bring them over; items already replicated are left alone.
+    """
+    opts = deployed.rehearsal.options
+    source = deployed.emulator.session(opts.source_account)
+    target = deployed.emulator.session(opts.target_account)
+    deployment = deployed.deployment
+    writer_uuid = deployed.outputs["migration"]["target"]["event_source_mapping_uuid"]
+    lambda_ = target.client("lambda")
+    lambda_.update_event_source_mapping(UUID=writer_uuid, Enabled=False)
+    try:
+        rng = random.Random(7)
+        new_keys = [sample.item_key(800_000 + n) for n in range(30)]
+        for n in range(30):
+            deployment.source.put_item(
+                TableName=deployment.source_table, Item=sample.make_item(800_000 + n, rng, version=sample.version_now())
+            )
+        ddb = source.client("dynamodb")
+        ddb.update_continuous_backups(  # Export to S3 reads the point-in-time backups
+            TableName=deployment.source_table,
+            PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": True},
+        )
+        table_arn = ddb.describe_table(TableName=deployment.source_table)["Table"]["TableArn"]
+        bucket = deployed.outputs["change_bucket_name"]
+        export_arn = ddb.export_table_to_point_in_time(
+            TableArn=table_arn,
+            S3Bucket=bucket,
+            S3BucketOwner=opts.target_account,
+            S3Prefix=deployed.outputs["export_prefix"],
+            ExportFormat="DYNAMODB_JSON",
+        )["ExportDescription"]["ExportArn"]
+        wait_for(
+            lambda: ddb.describe_export(ExportArn=export_arn)["ExportDescription"]["ExportStatus"] != "IN_PROGRESS",
+            60,
+            "the export did not finish",
+        )
+        exported = ddb.describe_export(ExportArn=export_arn)["ExportDescription"]
+        assert exported["ExportStatus"] == "COMPLETED", exported
+
+        sfn = target.client("stepfunctions")
+        execution = sfn.start_execution(
+            stateMachineArn=deployed.outputs["export_load_state_machine_arn"],
+            input=json.dumps({"export_arn": export_arn}),
+        )["executionArn"]
+        wait_for(
+            lambda: sfn.describe_execution(executionArn=execution)["status"] != "RUNNING",
+            180,
+            "the export load did not finish",
+        )
+        described = sfn.describe_execution(executionArn=execution)
+        assert described["status"] == "SUCCEEDED", (described.get("error"), described.get("cause"))
+        summary = json.loads(described["output"])
+        assert summary["reconciled"] and summary["parked"] == summary["failed"] == 0, summary
+        assert summary["read"] == summary["items"] == exported["ItemCount"]
+        assert summary["files_loaded"] == summary["files"] >= 1
+        assert summary["written"] == len(new_keys), summary  # only what replication has not brought
+        for key in new_keys:
+            item = deployment.target.get_item(TableName=deployment.target_table, Key=key, ConsistentRead=True)
+            assert "Item" in item, key
+        report_key = f"export-loads/{export_arn.rsplit('/', 1)[-1]}/summary.json"
+        stored = json.loads(target.client("s3").get_object(Bucket=bucket, Key=report_key)["Body"].read())
+        assert stored["written"] == summary["written"]
+    finally:
+        lambda_.update_event_source_mapping(UUID=writer_uuid, Enabled=True)
+
+
 def test_given_pipeline_when_destroyed_then_tables_and_their_items_remain(deployed: Stack) -> None:
     deployment = deployed.deployment
     assert deployment.terraform is not None

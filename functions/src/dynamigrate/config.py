@@ -109,3 +109,47 @@ class WriterConfig:
                 "parked records would trigger the writer again"
             )
         return config
+
+
+@dataclass(frozen=True)
+class LoaderConfig:
+    """The export loader (modules/target, ``export_load``): export data files -> target table."""
+
+    table: str
+    ledger_table: str
+    bucket: str
+    export_prefix: str
+    load_prefix: str
+    dead_letter_prefix: str
+    version_attribute: str | None
+    ledger_retention_seconds: int
+    threads: int
+    write_units_per_second: int | None
+    transform: str | None
+    migration: str
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> LoaderConfig:
+        env = os.environ if env is None else env
+        units = _int(env, "WRITE_UNITS_PER_SECOND", 0, 0, 10_000_000)
+        config = cls(
+            table=_required(env, "TARGET_TABLE_NAME"),
+            ledger_table=_required(env, "LEDGER_TABLE_NAME"),
+            bucket=_required(env, "EXPORT_BUCKET_NAME"),
+            export_prefix=_prefix(env, "EXPORT_PREFIX", "exports/"),
+            load_prefix=_prefix(env, "LOAD_PREFIX", "export-loads/"),
+            dead_letter_prefix=_prefix(env, "DEAD_LETTER_PREFIX", "dead-letter/"),
+            version_attribute=env.get("VERSION_ATTRIBUTE", "").strip() or None,
+            ledger_retention_seconds=_int(env, "LEDGER_RETENTION_SECONDS", 14 * 86400, 3600, 366 * 86400),
+            threads=_int(env, "LOADER_THREADS", 16, 1, 64),
+            write_units_per_second=units or None,
+            transform=env.get("TRANSFORM", "").strip() or None,
+            migration=env.get("MIGRATION_NAME", "").strip() or "default",
+        )
+        prefixes = {"EXPORT_PREFIX": config.export_prefix, "LOAD_PREFIX": config.load_prefix}
+        prefixes["DEAD_LETTER_PREFIX"] = config.dead_letter_prefix
+        for name, value in prefixes.items():
+            for other, other_value in prefixes.items():
+                if name < other and (value.startswith(other_value) or other_value.startswith(value)):
+                    raise ConfigError(f"{name} {value!r} and {other} {other_value!r} overlap")
+        return config

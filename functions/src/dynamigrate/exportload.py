@@ -32,7 +32,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from dynamigrate import jsonl
 from dynamigrate.apply import Result
@@ -40,9 +40,10 @@ from dynamigrate.backfill import COPIES_PER_REQUEST, BackfillReport, Checkpoint,
 from dynamigrate.batchcopy import TransactBatcher
 from dynamigrate.capacity import CapacityLimiter
 from dynamigrate.ddbjson import to_client
+from dynamigrate.rule import PARKED
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Iterator
     from pathlib import Path
 
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -114,8 +115,12 @@ def read_manifest(s3: S3Client, bucket: str, summary_key: str) -> ExportManifest
     )
 
 
-def read_items(s3: S3Client, bucket: str, data_file: DataFile) -> Any:
-    """Yield chunks of items (boto3 client form) of one data file, checking its count against the manifest."""
+def read_items(s3: S3Client, bucket: str, data_file: DataFile, start: int = 0) -> Iterator[tuple[int, list[Item]]]:
+    """Yield (items consumed so far, chunk of items in boto3 client form) of one data file from item ``start``.
+
+    The items before ``start`` are read and counted but not parsed; reading to the end checks the file's
+    item count against the manifest.
+    """
     body = s3.get_object(Bucket=bucket, Key=data_file.key)["Body"]
     count = 0
     chunk: list[Item] = []
@@ -123,21 +128,34 @@ def read_items(s3: S3Client, bucket: str, data_file: DataFile) -> Any:
         for number, line in enumerate(lines, start=1):
             if not line.strip():
                 continue
+            count += 1
+            if count <= start:
+                continue
             try:
                 chunk.append(to_client(jsonl.loads(line)["Item"]))
             except (ValueError, KeyError, TypeError) as exc:
                 raise ExportFormatError(f"{data_file.key} line {number} is not an exported item: {exc}") from exc
-            count += 1
             if len(chunk) == LINES_PER_CHUNK:
-                yield chunk
+                yield count, chunk
                 chunk = []
     if chunk:
-        yield chunk
+        yield count, chunk
     if count != data_file.item_count:
         raise ExportFormatError(
             f"{data_file.key} holds {count} items but the manifest says {data_file.item_count}: "
             "the export is incomplete or was altered"
         )
+
+
+@dataclass
+class FileProgress:
+    """What one call of :meth:`FileLoader.load_file` did: its outcomes and where the file stands."""
+
+    results: list[Result]
+    read: int
+    next_item: int
+    done: bool
+    parked: list[tuple[Item, str]] = field(default_factory=list)  # source items DynamoDB or the plan refused
 
 
 @dataclass
@@ -151,19 +169,37 @@ class FileLoader:
     transform: Transform | None = None
 
     def load_file(
-        self, bucket: str, data_file: DataFile, on_chunk: Callable[[int], None] | None = None
-    ) -> list[Result]:
+        self,
+        bucket: str,
+        data_file: DataFile,
+        on_chunk: Callable[[int], None] | None = None,
+        *,
+        start: int = 0,
+        should_stop: Callable[[], bool] | None = None,
+    ) -> FileProgress:
+        """Load the file from item ``start``; between chunks, stop early when ``should_stop()`` says so."""
         results: list[Result] = []
-        for chunk in read_items(self.s3, bucket, data_file):
+        parked: list[tuple[Item, str]] = []
+        position = start
+        for position, chunk in read_items(self.s3, bucket, data_file, start):
             planned = [plan_copy_or_park(self.rule, self.transform, item) for item in chunk]
-            results.extend(p for p in planned if isinstance(p, Result))
-            todo = [p for p in planned if not isinstance(p, Result)]
+            todo = [i for i, p in enumerate(planned) if not isinstance(p, Result)]
+            outcomes: list[Result | None] = [p if isinstance(p, Result) else None for p in planned]
             groups = [todo[i : i + COPIES_PER_REQUEST] for i in range(0, len(todo), COPIES_PER_REQUEST)]
-            for group in self.writers.map(self.batcher.run, groups):
-                results.extend(group)
+            batches = ([planned[i] for i in group] for group in groups)
+            for group, done in zip(groups, self.writers.map(self.batcher.run, batches), strict=True):
+                for index, result in zip(group, done, strict=True):
+                    outcomes[index] = result
+            for item, outcome in zip(chunk, outcomes, strict=True):
+                assert outcome is not None  # every copy got its result from the batcher
+                results.append(outcome)
+                if outcome.outcome == PARKED:
+                    parked.append((item, outcome.reason))
             if on_chunk is not None:
                 on_chunk(len(chunk))
-        return results
+            if should_stop is not None and position < data_file.item_count and should_stop():
+                return FileProgress(results, position - start, position, done=False, parked=parked)
+        return FileProgress(results, position - start, position, done=True, parked=parked)
 
 
 @dataclass
@@ -215,10 +251,10 @@ def load_export(
             if stop.is_set():
                 return False
             data_file = manifest.files[index]
-            results = loader.load_file(manifest.bucket, data_file, progress)
+            loaded = loader.load_file(manifest.bucket, data_file, progress)
             with state.lock:
-                report.read += data_file.item_count
-                for result in results:
+                report.read += loaded.read
+                for result in loaded.results:
                     report.add(result)
                 report.write_units = writes.consumed
                 if state.checkpoint is not None:

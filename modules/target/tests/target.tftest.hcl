@@ -445,6 +445,272 @@ run "writer_role_is_least_privilege" {
 }
 
 ################################################################################
+# Export load (Distributed Map over an Export to S3)
+################################################################################
+
+run "export_load_is_off_by_default" {
+  command = plan
+
+  assert {
+    condition     = length(aws_sfn_state_machine.export_load) == 0 && length(aws_lambda_function.loader) == 0 && length(aws_iam_role.loader) == 0 && length(aws_iam_role.export_load) == 0
+    error_message = "Without export_load.enabled there is no loader function, state machine or role."
+  }
+
+  assert {
+    condition = (
+      [for r in aws_s3_bucket_lifecycle_configuration.this.rule : r if r.id == "expire-exports"][0].filter[0].prefix == "exports/"
+      && [for r in aws_s3_bucket_lifecycle_configuration.this.rule : r if r.id == "expire-exports"][0].expiration[0].days == 14
+      && [for r in aws_s3_bucket_lifecycle_configuration.this.rule : r if r.id == "expire-export-load-reports"][0].filter[0].prefix == "export-loads/"
+    )
+    error_message = "Exports under exports/ and load reports under export-loads/ must expire (14 days by default)."
+  }
+
+  assert {
+    condition     = output.export_load_state_machine_arn == null && output.export_prefix == "exports"
+    error_message = "The outputs must say there is no state machine, and where exports go."
+  }
+}
+
+run "export_load_state_machine" {
+  command = plan
+
+  variables {
+    export_load = {
+      enabled                 = true
+      exporter_principal_arns = ["arn:aws:iam::111111111111:role/orders-migration-operator", "arn:aws:iam::111111111111:role/platform-*"]
+      max_concurrency         = 25
+      write_units_per_second  = 5000
+      transform               = "rekey.orders:to_v2"
+    }
+  }
+
+  assert {
+    condition = (
+      aws_sfn_state_machine.export_load[0].name == "orders-migration-export-load"
+      && aws_sfn_state_machine.export_load[0].type == "STANDARD"
+      && jsondecode(aws_sfn_state_machine.export_load[0].definition).StartAt == "Prepare"
+      && jsondecode(aws_sfn_state_machine.export_load[0].definition).States.Prepare.Next == "LoadFiles"
+      && jsondecode(aws_sfn_state_machine.export_load[0].definition).States.LoadFiles.Next == "Summarize"
+      && jsondecode(aws_sfn_state_machine.export_load[0].definition).States.Summarize.End == true
+    )
+    error_message = "The state machine must run Prepare, then the map over the data files, then Summarize."
+  }
+
+  assert {
+    condition = (
+      jsondecode(aws_sfn_state_machine.export_load[0].definition).States.LoadFiles.Type == "Map"
+      && jsondecode(aws_sfn_state_machine.export_load[0].definition).States.LoadFiles.ItemProcessor.ProcessorConfig == { Mode = "DISTRIBUTED", ExecutionType = "STANDARD" }
+      && jsondecode(aws_sfn_state_machine.export_load[0].definition).States.LoadFiles.MaxConcurrency == 25
+      && jsondecode(aws_sfn_state_machine.export_load[0].definition).States.LoadFiles.ResultPath == null
+      && jsondecode(aws_sfn_state_machine.export_load[0].definition).States.LoadFiles.ItemReader == {
+        Resource     = "arn:aws:states:::s3:getObject"
+        ReaderConfig = { InputType = "JSON" }
+        Parameters   = { "Bucket.$" = "$.bucket", "Key.$" = "$.files_key" }
+      }
+    )
+    error_message = "LoadFiles must be a Distributed Map reading Prepare's file list from S3, 25 files at once, collecting nothing."
+  }
+
+  assert {
+    condition = jsondecode(aws_sfn_state_machine.export_load[0].definition).States.LoadFiles.ItemSelector == {
+      action         = "load"
+      "export_id.$"  = "$.export_id"
+      "key.$"        = "$$.Map.Item.Value.key"
+      "item_count.$" = "$$.Map.Item.Value.item_count"
+      next_item      = 0
+    }
+    error_message = "Each map item must hand the loader the export id, the data file's key and its manifest item count, from item 0."
+  }
+
+  assert {
+    condition = (
+      jsondecode(aws_sfn_state_machine.export_load[0].definition).States.LoadFiles.ItemProcessor.States.FileDone.Choices == [{ Variable = "$.done", BooleanEquals = false, Next = "LoadFile" }]
+      && jsondecode(aws_sfn_state_machine.export_load[0].definition).States.LoadFiles.ItemProcessor.States.LoadFile.Parameters["Payload.$"] == "$"
+      && jsondecode(aws_sfn_state_machine.export_load[0].definition).States.LoadFiles.ItemProcessor.States.LoadFile.OutputPath == "$.Payload"
+    )
+    error_message = "A file the loader could not finish in one call must go back to LoadFile with the loader's own state."
+  }
+
+  assert {
+    condition = alltrue([
+      for name, state in merge(
+        jsondecode(aws_sfn_state_machine.export_load[0].definition).States,
+        jsondecode(aws_sfn_state_machine.export_load[0].definition).States.LoadFiles.ItemProcessor.States,
+      ) : state.Parameters.FunctionName == "arn:aws:lambda:eu-west-1:222222222222:function:orders-migration-export-loader" if state.Type == "Task"
+    ])
+    error_message = "Every task must invoke the loader function."
+  }
+
+  assert {
+    condition = (
+      contains(flatten([for r in jsondecode(aws_sfn_state_machine.export_load[0].definition).States.LoadFiles.ItemProcessor.States.LoadFile.Retry : r.ErrorEquals]), "TransientLoadError")
+      && contains(flatten([for r in jsondecode(aws_sfn_state_machine.export_load[0].definition).States.LoadFiles.ItemProcessor.States.LoadFile.Retry : r.ErrorEquals]), "Lambda.TooManyRequestsException")
+      && !contains(flatten([for r in jsondecode(aws_sfn_state_machine.export_load[0].definition).States.LoadFiles.ItemProcessor.States.LoadFile.Retry : r.ErrorEquals]), "States.ALL")
+    )
+    error_message = "LoadFile must retry Lambda's transient errors and TransientLoadError, and nothing else (a malformed export must fail the execution)."
+  }
+
+  assert {
+    condition = (
+      aws_sfn_state_machine.export_load[0].logging_configuration[0].level == "ERROR"
+      && aws_sfn_state_machine.export_load[0].tracing_configuration[0].enabled == false
+      && aws_cloudwatch_log_group.export_load[0].name == "/aws/vendedlogs/states/orders-migration-export-load"
+    )
+    error_message = "The state machine must log errors to its own log group."
+  }
+
+  assert {
+    condition = (
+      aws_lambda_function.loader[0].handler == "dynamigrate.handlers.export_to_table.lambda_handler"
+      && aws_lambda_function.loader[0].timeout == 900
+      && aws_lambda_function.loader[0].memory_size == 1024
+      && aws_lambda_function.loader[0].environment[0].variables == tomap({
+        TARGET_TABLE_NAME            = "orders-v2"
+        LEDGER_TABLE_NAME            = "orders-migration-ledger"
+        EXPORT_BUCKET_NAME           = "orders-migration-changes-222222222222-eu-west-1"
+        EXPORT_PREFIX                = "exports/"
+        LOAD_PREFIX                  = "export-loads/"
+        DEAD_LETTER_PREFIX           = "dead-letter/"
+        VERSION_ATTRIBUTE            = ""
+        LEDGER_RETENTION_SECONDS     = "1209600"
+        LOADER_THREADS               = "16"
+        WRITE_UNITS_PER_SECOND       = "200"
+        TRANSFORM                    = "rekey.orders:to_v2"
+        MIGRATION_NAME               = "orders-migration"
+        POWERTOOLS_SERVICE_NAME      = "dynamigrate-export-loader"
+        POWERTOOLS_METRICS_NAMESPACE = "Dynamigrate"
+        POWERTOOLS_LOG_LEVEL         = "INFO"
+        LOG_LEVEL                    = "INFO"
+      })
+    )
+    error_message = "The loader's environment must match what the Python package reads; each of the 25 loaders gets 5000/25 write units."
+  }
+
+  assert {
+    condition = toset(flatten([for s in jsondecode(aws_iam_role_policy.loader[0].policy).Statement : flatten([s.Action]) if contains(flatten([s.Resource]), "arn:aws:dynamodb:eu-west-1:222222222222:table/orders-v2")])) == toset([
+      "dynamodb:ConditionCheckItem", "dynamodb:DescribeTable", "dynamodb:PutItem",
+    ])
+    error_message = "The loader may only describe the target and make conditional puts (no delete, no update, no read)."
+  }
+
+  assert {
+    condition = toset(flatten([for s in jsondecode(aws_iam_role_policy.loader[0].policy).Statement : flatten([s.Resource])])) == toset([
+      "arn:aws:dynamodb:eu-west-1:222222222222:table/orders-v2",
+      "arn:aws:dynamodb:eu-west-1:222222222222:table/orders-migration-ledger",
+      "arn:aws:s3:::orders-migration-changes-222222222222-eu-west-1/exports/*",
+      "arn:aws:s3:::orders-migration-changes-222222222222-eu-west-1/export-loads/*",
+      "arn:aws:s3:::orders-migration-changes-222222222222-eu-west-1",
+      "arn:aws:s3:::orders-migration-changes-222222222222-eu-west-1/dead-letter/export-loads/*",
+      "arn:aws:logs:eu-west-1:222222222222:log-group:/aws/lambda/orders-migration-export-loader:*",
+    ])
+    error_message = "The loader policy must name exactly the two tables, the export and report prefixes, its dead-letter prefix and its log group."
+  }
+
+  assert {
+    condition = (
+      [for s in jsondecode(aws_iam_role_policy.loader[0].policy).Statement : s if s.Sid == "ListLoadReports"][0].Condition == { StringLike = { "s3:prefix" = "export-loads/*" } }
+      && alltrue(flatten([for s in jsondecode(aws_iam_role_policy.loader[0].policy).Statement : [for a in flatten([s.Action]) : !strcontains(a, "*")]]))
+    )
+    error_message = "The loader may list only the report prefix, and no action may contain a wildcard."
+  }
+
+  assert {
+    condition = toset(flatten([for s in jsondecode(aws_iam_role_policy.export_load[0].policy).Statement : flatten([s.Resource]) if s.Sid != "DeliverExecutionLogs"])) == toset([
+      "arn:aws:lambda:eu-west-1:222222222222:function:orders-migration-export-loader",
+      "arn:aws:lambda:eu-west-1:222222222222:function:orders-migration-export-loader:*",
+      "arn:aws:s3:::orders-migration-changes-222222222222-eu-west-1/export-loads/*",
+      "arn:aws:states:eu-west-1:222222222222:stateMachine:orders-migration-export-load",
+      "arn:aws:states:eu-west-1:222222222222:execution:orders-migration-export-load/*",
+    ])
+    error_message = "The state machine may invoke only the loader, read only the reports prefix and run only its own child executions."
+  }
+
+  assert {
+    condition = toset(flatten([for s in jsondecode(aws_iam_role_policy.export_load[0].policy).Statement : flatten([s.Action]) if contains(flatten([s.Resource]), "*")])) == toset([
+      "logs:CreateLogDelivery", "logs:DeleteLogDelivery", "logs:DescribeLogGroups", "logs:DescribeResourcePolicies",
+      "logs:GetLogDelivery", "logs:ListLogDeliveries", "logs:PutResourcePolicy", "logs:UpdateLogDelivery",
+    ])
+    error_message = "Only the log-delivery actions (which have no resource-level permissions) may use Resource \"*\"."
+  }
+
+  assert {
+    condition = jsondecode(aws_iam_role.loader[0].assume_role_policy).Statement[0].Condition == {
+      StringEquals    = { "aws:SourceAccount" = "222222222222" }
+      ArnLikeIfExists = { "aws:SourceArn" = "arn:aws:lambda:eu-west-1:222222222222:function:orders-migration-export-loader" }
+    }
+    error_message = "Only Lambda, for the loader function in the target account, may assume the loader role."
+  }
+
+  assert {
+    condition = jsondecode(aws_iam_role.export_load[0].assume_role_policy).Statement == [{
+      Sid       = "StatesAssumeRole"
+      Effect    = "Allow"
+      Principal = { Service = "states.amazonaws.com" }
+      Action    = "sts:AssumeRole"
+      Condition = { StringEquals = { "aws:SourceAccount" = "222222222222" } }
+    }]
+    error_message = "Only Step Functions, acting for the target account, may assume the state machine role."
+  }
+
+  assert {
+    condition = [for s in jsondecode(aws_s3_bucket_policy.this.policy).Statement : s if s.Sid == "AllowSourceExportsToPointInTime"] == [{
+      Sid       = "AllowSourceExportsToPointInTime"
+      Effect    = "Allow"
+      Principal = { AWS = "arn:aws:iam::111111111111:root" }
+      Action    = ["s3:AbortMultipartUpload", "s3:PutObject", "s3:PutObjectAcl"]
+      Resource  = "arn:aws:s3:::orders-migration-changes-222222222222-eu-west-1/exports/*"
+      Condition = { ArnLike = { "aws:PrincipalArn" = ["arn:aws:iam::111111111111:role/orders-migration-operator", "arn:aws:iam::111111111111:role/platform-*"] } }
+    }]
+    error_message = "Only the named source-account principals may write exports, and only under exports/."
+  }
+
+  assert {
+    condition     = output.export_loader_function_name == "orders-migration-export-loader"
+    error_message = "The outputs must name the loader."
+  }
+}
+
+run "rejects_export_load_principal_that_is_not_an_arn" {
+  command = plan
+
+  variables {
+    export_load = { enabled = true, exporter_principal_arns = ["111111111111"] }
+  }
+
+  expect_failures = [var.export_load]
+}
+
+run "rejects_export_load_timeout_without_hand_over_reserve" {
+  command = plan
+
+  variables {
+    export_load = { enabled = true, timeout_in_seconds = 60 }
+  }
+
+  expect_failures = [var.export_load]
+}
+
+run "rejects_export_load_rate_below_one_unit_per_loader" {
+  command = plan
+
+  variables {
+    export_load = { enabled = true, max_concurrency = 10, write_units_per_second = 5 }
+  }
+
+  expect_failures = [var.export_load]
+}
+
+run "rejects_export_load_bad_transform" {
+  command = plan
+
+  variables {
+    export_load = { enabled = true, transform = "not a transform" }
+  }
+
+  expect_failures = [var.export_load]
+}
+
+################################################################################
 # Options
 ################################################################################
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import time
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -411,8 +412,17 @@ def plan(
 
 @app.command("load-export")
 def load_export(
-    target_table: Annotated[str, typer.Option(help="Table to load into (target account).")],
-    ledger_table: LedgerOpt,
+    target_table: Annotated[str | None, typer.Option(help="Table to load into (target account).")] = None,
+    ledger_table: Annotated[
+        str | None, typer.Option(help="The replicator's ledger table (Terraform output ledger_table_name).")
+    ] = None,
+    state_machine: Annotated[
+        str | None,
+        typer.Option(
+            help="Run the module's Distributed Map (Terraform output export_load_state_machine_arn) over the export "
+            "instead of loading from this machine; needs --export-arn."
+        ),
+    ] = None,
     export_arn: Annotated[
         str | None, typer.Option(help="The export (ExportTableToPointInTime); its bucket is read from the source.")
     ] = None,
@@ -437,11 +447,15 @@ def load_export(
     target_profile: TargetProfileOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Load an Export to S3 into a live table through the version rule (the Distributed Map's loader, run locally)."""
+    """Load an Export to S3 into a live table through the version rule, here or in the module's Distributed Map."""
     from dynamigrate.exportload import ExportFormatError, manifest_key, read_manifest  # noqa: PLC0415
     from dynamigrate.exportload import load_export as run_load  # noqa: PLC0415
     from dynamigrate.rule import TableSchema, VersionRule  # noqa: PLC0415
 
+    if state_machine and not export_arn:
+        raise typer.BadParameter("--state-machine needs --export-arn (the export to load)")
+    if not state_machine and not (target_table and ledger_table):
+        raise typer.BadParameter("pass --target-table and --ledger-table (or --state-machine to load in AWS)")
     source, target = _accounts(
         endpoint_url=endpoint_url,
         region=region,
@@ -457,7 +471,10 @@ def load_export(
             raise typer.BadParameter(f"export {export_arn} is {described.get('ExportStatus')}: wait for COMPLETED")
         bucket = described["S3Bucket"]
         manifest = manifest_key(described.get("S3Prefix"), export_arn)
-    if not bucket or not manifest:
+        if state_machine:
+            _run_export_load(target, state_machine, str(export_arn), bucket, as_json)
+            return
+    if not bucket or not manifest or not target_table or not ledger_table:
         raise typer.BadParameter("pass --export-arn, or --bucket and --manifest (the export's manifest-summary.json)")
     target_desc = _describe(target, target_table, "target")
     _describe(target, ledger_table, "ledger")
@@ -497,6 +514,36 @@ def load_export(
     if not result.ok:
         console.print("[red]load incomplete:[/] parked or failed items are listed above (all in the checkpoint)")
         raise typer.Exit(1)
+
+
+def _run_export_load(target: Account, state_machine: str, export_arn: str, bucket: str, as_json: bool) -> None:
+    """Start the export-load state machine, follow its files to the end, print its reconciled summary."""
+    sfn = target.client("stepfunctions")
+    export_id = export_arn.rsplit("/", 1)[-1]
+    name = f"{export_id}-{int(time.time())}"[-80:]
+    execution = sfn.start_execution(
+        stateMachineArn=state_machine, name=name, input=json.dumps({"export_arn": export_arn})
+    )["executionArn"]
+    console.print(f"started {execution}")
+    reports = f"export-loads/{export_id}/files/"
+    s3 = target.s3()
+    with progress_bar(console) as progress:
+        task = progress.add_task("data files loaded", total=None, rate="")
+        while True:
+            described = sfn.describe_execution(executionArn=execution)
+            listed = s3.list_objects_v2(Bucket=bucket, Prefix=reports).get("KeyCount", 0)
+            progress.update(task, completed=listed)
+            if described["status"] != "RUNNING":
+                break
+            time.sleep(2)
+    if described["status"] != "SUCCEEDED":
+        console.print(
+            f"[bold red]export load {described['status']}:[/] {described.get('error', '')} {described.get('cause', '')}"
+        )
+        console.print("loading is idempotent: fix the cause and run the same command again")
+        raise typer.Exit(1)
+    summary = {**json.loads(described["output"]), "execution_arn": execution}
+    _emit(summary, as_json)
 
 
 @app.command()

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from pathlib import Path
 
 # Every service the module's resources (and their reads) call.
-EMULATED_SERVICES = ("dynamodb", "s3", "sqs", "lambda", "iam", "sts", "logs", "cloudwatch", "kms", "sns")
+EMULATED_SERVICES = ("dynamodb", "s3", "sqs", "lambda", "iam", "sts", "logs", "cloudwatch", "kms", "sns", "sfn")
 
 
 # `source = "../../"` and friends: local module paths, relative to the file's folder.

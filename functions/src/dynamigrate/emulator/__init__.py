@@ -9,6 +9,9 @@ tests rehearse a whole migration without AWS and without Docker::
 
 Everything in that pipeline is created by ``terraform apply`` against the emulator
 (or by boto3); the emulator makes the functions and mappings Terraform created run.
+Step Functions state machines run too (moto's interpreter, including Distributed
+Map over S3), their tasks calling services in the execution role's account: the
+export-load path (Export to S3 -> state machine -> loader Lambda) rehearses end to end.
 
 Usage
 -----

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import boto3
 import botocore.session
+from botocore.config import Config
 from moto.dynamodb.models import dynamodb_backends
 from moto.moto_server.threaded_moto_server import ThreadedMotoServer
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
@@ -45,6 +46,10 @@ _JOIN_SECONDS = 5.0  # shutdown: wait per poller thread
 # creating a client), each with explicit credentials. boto3 sessions are not thread-safe: hence the lock.
 _BOTO = boto3.session.Session()
 _BOTO_LOCK = threading.Lock()
+# State machine tasks: Step Functions retries by the state's own Retry, and a Lambda task may run 15 minutes.
+_TASK_CLIENT_CONFIG = Config(
+    retries={"total_max_attempts": 1}, read_timeout=960, connect_timeout=10, parameter_validation=False
+)
 
 
 class _Core:
@@ -144,6 +149,18 @@ class _Core:
 
     def role_client(self, service: str, role_arn: str, region: str) -> Any:
         return self._cached_client(service, region, role_arn)
+
+    def service_client(self, service: str, region: str, role_arn: str) -> Any:
+        """A client for a state machine task: the execution role's account, no retries, Lambda-long reads."""
+        credentials = self.assume(role_arn)
+        with _BOTO_LOCK:
+            return _BOTO.client(  # type: ignore[call-overload]
+                service,
+                region_name=region,
+                endpoint_url=self.endpoint_url,
+                config=_TASK_CLIENT_CONFIG,
+                **credentials,
+            )
 
     # ------------------------------------------------------------- pollers
 
@@ -449,6 +466,12 @@ class _LateHooks:
     def sqs_message_added(self, account_id: str, region: str, queue_name: str) -> None:
         if core := self._get():
             core.sqs_message_added(account_id, region, queue_name)
+
+    def service_client(self, service: str, region: str, role_arn: str) -> Any:
+        core = self._get()
+        if core is None:
+            raise RuntimeError("the emulator is not running")
+        return core.service_client(service, region, role_arn)
 
 
 def serve(host: str, port: int, region: str, work_dir: Path, lambda_workers: int = 2) -> None:

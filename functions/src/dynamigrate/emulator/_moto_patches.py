@@ -67,6 +67,24 @@ emulator per process). Line numbers refer to moto 5.2.5. What is patched and why
     ``aws:SourceVpce``...) is ignored. Unconditional statements behave as in moto. IAM is
     not enforced beyond that.
 
+``boto_client_for`` in the modules of ``moto.stepfunctions.parser`` (and moto's config)
+    moto only runs state machines when ``execute_state_machine`` is set in its user
+    config; the emulator sets it while installed. Its interpreter (LocalStack's) then
+    calls services as account 123456789012 with fixed keys on ``localhost:$MOTO_PORT``
+    (asl/utils/boto_client.py:14), so a task of a state machine in the target account
+    would invoke or read nothing of that account. The replacement asks the emulator for
+    a client of the execution role (credentials from the emulator's STS, so the role's
+    account) on the emulator's endpoint. Every module that imported the function is
+    patched, since each holds its own reference.
+
+``moto.stepfunctions.responses.StepFunctionResponse.validate_state_machine_definition`` (added)
+    moto has no ``ValidateStateMachineDefinition``; the AWS provider calls it before
+    creating a state machine and retries the "not implemented" error until it times
+    out. The added action parses the definition with moto's ASL parser (the one that
+    runs executions) and answers ``OK`` or ``FAIL`` with the parser's message, as AWS
+    answers with its diagnostics. ``ListStateMachineVersions`` (also missing, read by the
+    provider after every create) lists the versions moto keeps on the state machine.
+
 Kinesis mappings are left to moto (it pushes synchronously; the function then runs in
 the local runner, without batching or retry semantics).
 """
@@ -74,12 +92,14 @@ the local runner, without batching or retry semantics).
 from __future__ import annotations
 
 import fnmatch
+import importlib
 import json
 import threading
 from importlib import metadata
 from typing import TYPE_CHECKING, Any, Protocol
 
 from moto.awslambda.models import EventSourceMapping, LambdaBackend, LambdaFunction
+from moto.core.config import default_user_config
 from moto.dynamodb.models import DynamoDBBackend, dynamodb_backends
 from moto.dynamodb.models.table import StreamShard
 from moto.iam.access_control import IAMPolicyStatement, PermissionResult
@@ -87,6 +107,8 @@ from moto.moto_api._internal.models import moto_api_backend
 from moto.s3 import notifications as s3_notifications
 from moto.s3.models import FakeBucket
 from moto.sqs.models import Queue, SQSBackend, sqs_backends
+from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
+from moto.stepfunctions.responses import StepFunctionResponse
 
 from dynamigrate.emulator import _dynamodb_fixes
 from dynamigrate.emulator._version import TESTED_VERSION, MotoVersionError, check_moto_version
@@ -120,10 +142,13 @@ class Hooks(Protocol):
 
     def sqs_message_added(self, account_id: str, region: str, queue_name: str) -> None: ...
 
+    def service_client(self, service: str, region: str, role_arn: str) -> Any: ...
+
 
 _state_lock = threading.Lock()
 _hooks: Hooks | None = None
 _originals: list[tuple[type | ModuleType, str, Any]] = []
+_undo: list[Callable[[], None]] = []  # other reversible changes (moto's user config)
 _tls = threading.local()
 
 
@@ -151,6 +176,9 @@ class _Detached:
 
     def sqs_message_added(self, account_id: str, region: str, queue_name: str) -> None:
         pass
+
+    def service_client(self, service: str, region: str, role_arn: str) -> Any:
+        raise RuntimeError("the emulator is stopping")
 
 
 def _active() -> Hooks:
@@ -299,6 +327,78 @@ def _install_sqs() -> None:
     _replace(Queue, "delete_message", make_delete)
     _replace(Queue, "add_message", make_add)
     _replace(Queue, "_set_attributes", make_set_attributes)
+
+
+# ------------------------------------------------------------------ Step Functions
+
+# The interpreter's modules that call other services (each imported boto_client_for by name).
+_SFN_CALLERS = tuple(
+    f"moto.stepfunctions.parser.asl.component.state.exec.{name}"
+    for name in (
+        "state_map.item_reader.eval.resource_eval_s3",
+        "state_map.result_writer.resource_eval.resource_eval_s3",
+        "state_task.lambda_eval_utils",
+        "state_task.service.state_task_service_aws_sdk",
+        "state_task.service.state_task_service_dynamodb",
+        "state_task.service.state_task_service_sfn",
+        "state_task.service.state_task_service_sqs",
+        "state_task.service.state_task_service_sns",
+        "state_task.service.state_task_service_events",
+    )
+)
+
+
+def _install_stepfunctions() -> None:
+    modules = [importlib.import_module(name) for name in _SFN_CALLERS]
+
+    def make_client(_original: Any) -> Any:
+        def boto_client_for(region: str, service: str, state_credentials: Any = None) -> Any:
+            role_arn = getattr(state_credentials, "role_arn", None)
+            if not role_arn:
+                raise RuntimeError("a state machine task ran without an execution role")
+            return _active().service_client(service, region, role_arn)
+
+        return boto_client_for
+
+    for module in modules:
+        _replace_function(module, "boto_client_for", make_client)
+
+    def validate_state_machine_definition(self: StepFunctionResponse) -> str:
+        try:
+            AmazonStateLanguageParser.parse(self._get_param("definition"))
+        except Exception as exc:  # every parser error is a diagnostic, as AWS reports it
+            diagnostic = {"severity": "ERROR", "code": "SCHEMA_VALIDATION_FAILED", "message": str(exc)[:1000]}
+            return json.dumps({"result": "FAIL", "diagnostics": [diagnostic], "truncated": False})
+        return json.dumps({"result": "OK", "diagnostics": [], "truncated": False})
+
+    def list_state_machine_versions(self: StepFunctionResponse) -> str:
+        machine = self.stepfunction_backend.describe_state_machine(self._get_param("stateMachineArn"))
+        versions = [
+            {"stateMachineVersionArn": version.arn, "creationDate": version.creation_date.timestamp()}
+            for _, version in sorted(getattr(machine, "versions", {}).items(), reverse=True)
+        ]
+        return json.dumps({"stateMachineVersions": versions})
+
+    for name, action in (
+        ("validate_state_machine_definition", validate_state_machine_definition),
+        ("list_state_machine_versions", list_state_machine_versions),
+    ):
+        if name in StepFunctionResponse.__dict__:
+            raise MotoVersionError(
+                f"moto {metadata.version('moto')} implements {name}; "
+                f"dynamigrate.emulator is written against moto {TESTED_VERSION} and would hide it"
+            )
+        setattr(StepFunctionResponse, name, action)
+        _undo.append(lambda name=name: delattr(StepFunctionResponse, name))  # type: ignore[misc]
+
+    config = default_user_config.setdefault("stepfunctions", {})
+    before = config.get("execute_state_machine", False)
+    config["execute_state_machine"] = True
+
+    def undo() -> None:
+        config["execute_state_machine"] = before
+
+    _undo.append(undo)
 
 
 # ----------------------------------------------------------------------------- S3
@@ -455,6 +555,7 @@ def install(hooks: Hooks) -> None:
             _install_sqs()
             _install_s3()
             _install_s3_policies()
+            _install_stepfunctions()
         except BaseException:
             _restore()
             raise
@@ -462,6 +563,8 @@ def install(hooks: Hooks) -> None:
 
 
 def _restore() -> None:
+    while _undo:
+        _undo.pop()()
     while _originals:
         owner, name, original = _originals.pop()
         setattr(owner, name, original)
