@@ -88,6 +88,12 @@ class BackfillReport:
         if result.outcome in (PARKED, FAILED):
             self.problems.append({"key": to_wire(result.key), "outcome": result.outcome, "reason": result.reason})
 
+    def add_tally(self, tally: Tally) -> None:
+        """Add the outcomes counted elsewhere (one data file's load)."""
+        self.tally.merge(tally)
+        for result in (*tally.parked, *tally.failed):
+            self.problems.append({"key": to_wire(result.key), "outcome": result.outcome, "reason": result.reason})
+
     def as_dict(self) -> dict[str, Any]:
         counts = self.tally.counts
         return {

@@ -35,7 +35,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from dynamigrate import jsonl
-from dynamigrate.apply import Result
+from dynamigrate.apply import Result, Tally
 from dynamigrate.backfill import COPIES_PER_REQUEST, BackfillReport, Checkpoint, Interrupted, plan_copy_or_park
 from dynamigrate.batchcopy import TransactBatcher
 from dynamigrate.capacity import CapacityLimiter
@@ -151,7 +151,7 @@ def read_items(s3: S3Client, bucket: str, data_file: DataFile, start: int = 0) -
 class FileProgress:
     """What one call of :meth:`FileLoader.load_file` did: its outcomes and where the file stands."""
 
-    results: list[Result]
+    tally: Tally  # outcome counts; the parked and failed results themselves, not every result
     read: int
     next_item: int
     done: bool
@@ -178,7 +178,7 @@ class FileLoader:
         should_stop: Callable[[], bool] | None = None,
     ) -> FileProgress:
         """Load the file from item ``start``; between chunks, stop early when ``should_stop()`` says so."""
-        results: list[Result] = []
+        tally = Tally()
         parked: list[tuple[Item, str]] = []
         position = start
         for position, chunk in read_items(self.s3, bucket, data_file, start):
@@ -192,14 +192,14 @@ class FileLoader:
                     outcomes[index] = result
             for item, outcome in zip(chunk, outcomes, strict=True):
                 assert outcome is not None  # every copy got its result from the batcher
-                results.append(outcome)
+                tally.add(outcome)
                 if outcome.outcome == PARKED:
                     parked.append((item, outcome.reason))
             if on_chunk is not None:
                 on_chunk(len(chunk))
             if should_stop is not None and position < data_file.item_count and should_stop():
-                return FileProgress(results, position - start, position, done=False, parked=parked)
-        return FileProgress(results, position - start, position, done=True, parked=parked)
+                return FileProgress(tally, position - start, position, done=False, parked=parked)
+        return FileProgress(tally, position - start, position, done=True, parked=parked)
 
 
 @dataclass
@@ -254,8 +254,7 @@ def load_export(
             loaded = loader.load_file(manifest.bucket, data_file, progress)
             with state.lock:
                 report.read += loaded.read
-                for result in loaded.results:
-                    report.add(result)
+                report.add_tally(loaded.tally)
                 report.write_units = writes.consumed
                 if state.checkpoint is not None:
                     state.checkpoint.done.add(index)

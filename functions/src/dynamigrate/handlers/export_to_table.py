@@ -163,8 +163,7 @@ class Loader:
             progress = loader.load_file(self.config.bucket, data_file, start=start, should_stop=should_stop)
 
         report = BackfillReport(source_table=export_id, target_table=self.config.table, segments=1)
-        for result in progress.results:
-            report.add(result)
+        report.add_tally(progress.tally)
         tallied = report.tally.counts
         if tallied[FAILED]:
             # Throttling or server errors outlived the batcher's retries: nothing is
