@@ -33,6 +33,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from botocore.exceptions import ClientError
+
 from dynamigrate.changes import SEQ_WIDTH, Change, validate_key_types
 from dynamigrate.ddbjson import AttributeValue, InvalidItemError, Item, key_of, ledger_id, to_client
 
@@ -125,6 +127,33 @@ class VersionRule:
     _clock: dict[int, tuple[dict[str, str], dict[str, str]]] = field(
         default_factory=dict, init=False, repr=False, compare=False
     )
+
+    @classmethod
+    def for_table(
+        cls,
+        client: Any,
+        table: str,
+        *,
+        ledger_table: str,
+        version_attribute: str | None,
+        retention_seconds: int,
+        setting: str = "TARGET_TABLE_NAME",
+    ) -> VersionRule:
+        """The rule for ``table``, from its key schema (``DescribeTable``); a clear error if it cannot be read."""
+        try:
+            description = client.describe_table(TableName=table)["Table"]
+        except ClientError as exc:
+            code = exc.response.get("Error", {}).get("Code", "")
+            raise RuntimeError(
+                f"cannot describe target table {table} ({code}): create it in this account and "
+                f"region, or fix {setting} / the role's dynamodb:DescribeTable permission"
+            ) from exc
+        return cls(
+            target=TableSchema.from_description(dict(description)),
+            ledger_table=ledger_table,
+            version_attribute=version_attribute,
+            retention_seconds=retention_seconds,
+        )
 
     def _times(self, now: float) -> tuple[dict[str, str], dict[str, str]]:
         """(now, expiry) as DynamoDB numbers; computed once per second, not once per change."""

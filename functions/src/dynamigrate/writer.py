@@ -13,8 +13,6 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from botocore.exceptions import ClientError
-
 from dynamigrate import aws
 from dynamigrate.apply import Tally, execute_all
 from dynamigrate.changes import (
@@ -27,7 +25,7 @@ from dynamigrate.changes import (
 )
 from dynamigrate.config import WriterConfig
 from dynamigrate.ddbjson import InvalidItemError, describe_key, ledger_id
-from dynamigrate.rule import APPLIED, FAILED, PARKED, STALE, TOMBSTONED, TableSchema, TargetChange, VersionRule
+from dynamigrate.rule import APPLIED, FAILED, PARKED, STALE, TOMBSTONED, TargetChange, VersionRule
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -104,16 +102,9 @@ class ChangeWriter:
     def rule(self) -> VersionRule:
         """The version rule, built from the target table's key schema on first use."""
         if self._rule is None:
-            try:
-                table = self._dynamodb().describe_table(TableName=self.config.table)["Table"]
-            except ClientError as exc:
-                code = exc.response.get("Error", {}).get("Code", "")
-                raise RuntimeError(
-                    f"cannot describe target table {self.config.table} ({code}): create it in this account and "
-                    "region, or fix TARGET_TABLE_NAME / the role's dynamodb:DescribeTable permission"
-                ) from exc
-            self._rule = VersionRule(
-                target=TableSchema.from_description(dict(table)),
+            self._rule = VersionRule.for_table(
+                self._dynamodb(),
+                self.config.table,
                 ledger_table=self.config.ledger_table,
                 version_attribute=self.config.version_attribute,
                 retention_seconds=self.config.ledger_retention_seconds,

@@ -36,13 +36,12 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
 from dynamigrate import aws, jsonl
-from dynamigrate.backfill import BackfillReport
 from dynamigrate.batchcopy import TransactBatcher
 from dynamigrate.capacity import CapacityLimiter
 from dynamigrate.config import LoaderConfig
 from dynamigrate.ddbjson import to_wire
 from dynamigrate.exportload import DataFile, ExportFormatError, FileLoader, manifest_key, read_manifest
-from dynamigrate.rule import APPLIED, EXISTS, FAILED, PARKED, STALE, TOMBSTONED, TableSchema, VersionRule
+from dynamigrate.rule import APPLIED, EXISTS, FAILED, PARKED, STALE, TOMBSTONED, VersionRule
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -102,9 +101,9 @@ class Loader:
     @property
     def rule(self) -> VersionRule:
         if self._rule is None:
-            table = aws.dynamodb().describe_table(TableName=self.config.table)["Table"]
-            self._rule = VersionRule(
-                target=TableSchema.from_description(dict(table)),
+            self._rule = VersionRule.for_table(
+                aws.dynamodb(),
+                self.config.table,
                 ledger_table=self.config.ledger_table,
                 version_attribute=self.config.version_attribute,
                 retention_seconds=self.config.ledger_retention_seconds,
@@ -162,13 +161,11 @@ class Loader:
             loader = FileLoader(aws.s3(), self.rule, batcher, writers, self.transform)
             progress = loader.load_file(self.config.bucket, data_file, start=start, should_stop=should_stop)
 
-        report = BackfillReport(source_table=export_id, target_table=self.config.table, segments=1)
-        report.add_tally(progress.tally)
-        tallied = report.tally.counts
-        if tallied[FAILED]:
+        tallied = progress.tally.counts
+        if progress.tally.failed:
             # Throttling or server errors outlived the batcher's retries: nothing is
             # lost by calling again from ``start`` (copies already made find their item).
-            reason = next(p["reason"] for p in report.problems if p["outcome"] == FAILED)
+            reason = progress.tally.failed[0].reason
             raise TransientLoadError(f"{tallied[FAILED]} writes of {data_file.key} failed after retries: {reason}")
         counts["read"] += progress.read
         for name, outcome in COUNTS.items():
