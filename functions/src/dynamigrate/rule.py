@@ -328,32 +328,36 @@ class VersionRule:
         self, key: Item, item: Item, *, version: AttributeValue, now: float, names: dict[str, str], ident: str
     ) -> Write:
         """Put an item that may be absent: newer than any tombstone and any present version."""
-        return Write(
-            method="transact_write_items",
-            params={
-                "TransactItems": [
-                    {
-                        "ConditionCheck": {
-                            "TableName": self.ledger_table,
-                            "Key": {"pk": {"S": ident}},
-                            "ConditionExpression": "attribute_not_exists(pk) OR v < :v OR expires_at < :now",
-                            "ExpressionAttributeValues": {":v": version, ":now": self._times(now)[0]},
-                            "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
-                        }
-                    },
-                    {
-                        "Put": {
-                            "TableName": self.target.name,
-                            "Item": item,
-                            "ConditionExpression": "attribute_not_exists(#k) OR attribute_not_exists(#v) OR #v < :v",
-                            "ExpressionAttributeNames": names,
-                            "ExpressionAttributeValues": {":v": version},
-                            "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
-                        }
-                    },
-                ]
+        return self._guarded(
+            key,
+            ident,
+            {
+                "ConditionExpression": "attribute_not_exists(pk) OR v < :v OR expires_at < :now",
+                "ExpressionAttributeValues": {":v": version, ":now": self._times(now)[0]},
+                "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+            },
+            {
+                "Put": {
+                    "TableName": self.target.name,
+                    "Item": item,
+                    "ConditionExpression": "attribute_not_exists(#k) OR attribute_not_exists(#v) OR #v < :v",
+                    "ExpressionAttributeNames": names,
+                    "ExpressionAttributeValues": {":v": version},
+                    "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+                }
             },
             labels=(TOMBSTONED, STALE),
+        )
+
+    def _guarded(
+        self, key: Item, ident: str, ledger_check: dict[str, Any], action: dict[str, Any], *, labels: tuple[str, str]
+    ) -> Write:
+        """One transaction, the shape of every guarded write: a check of the key's ledger row, then the action."""
+        check = {"TableName": self.ledger_table, "Key": {"pk": {"S": ident}}, **ledger_check}
+        return Write(
+            method="transact_write_items",
+            params={"TransactItems": [{"ConditionCheck": check}, action]},
+            labels=labels,
             key=key,
         )
 
@@ -374,30 +378,22 @@ class VersionRule:
             names = {**names, "#v": self.version_attribute}
             write = self._attribute_insert(key, item, version=version, now=now, names=names, ident=ledger_id(key))
             return Write(write.method, write.params, labels=(TOMBSTONED, EXISTS), key=key)
-        return Write(
-            method="transact_write_items",
-            params={
-                "TransactItems": [
-                    {
-                        "ConditionCheck": {
-                            "TableName": self.ledger_table,
-                            "Key": {"pk": {"S": ledger_id(key)}},
-                            "ConditionExpression": "attribute_not_exists(pk) OR expires_at < :now",
-                            "ExpressionAttributeValues": {":now": self._times(now)[0]},
-                        }
-                    },
-                    {
-                        "Put": {
-                            "TableName": self.target.name,
-                            "Item": item,
-                            "ConditionExpression": "attribute_not_exists(#k)",
-                            "ExpressionAttributeNames": names,
-                        }
-                    },
-                ]
+        return self._guarded(
+            key,
+            ledger_id(key),
+            {
+                "ConditionExpression": "attribute_not_exists(pk) OR expires_at < :now",
+                "ExpressionAttributeValues": {":now": self._times(now)[0]},
+            },
+            {
+                "Put": {
+                    "TableName": self.target.name,
+                    "Item": item,
+                    "ConditionExpression": "attribute_not_exists(#k)",
+                    "ExpressionAttributeNames": names,
+                }
             },
             labels=(EXISTS, EXISTS),
-            key=key,
         )
 
     # ------------------------------------------------------------- repairs --
@@ -445,24 +441,8 @@ class VersionRule:
         if values:
             body["ExpressionAttributeValues"] = values
         action = {"Put": {**body, "Item": want}} if want is not None else {"Delete": {**body, "Key": key}}
-        ident = ledger_id(key)
-        return Write(
-            method="transact_write_items",
-            params={
-                "TransactItems": [
-                    {
-                        "ConditionCheck": {
-                            "TableName": self.ledger_table,
-                            "Key": {"pk": {"S": ident}},
-                            "ConditionExpression": ledger_condition,
-                            **check,
-                        }
-                    },
-                    action,
-                ]
-            },
-            labels=(STALE, STALE),
-            key=key,
+        return self._guarded(
+            key, ledger_id(key), {"ConditionExpression": ledger_condition, **check}, action, labels=(STALE, STALE)
         )
 
 
