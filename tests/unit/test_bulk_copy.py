@@ -263,6 +263,38 @@ def test_given_a_copy_stopped_midway_when_rerun_with_its_checkpoint_then_it_fini
     assert again.read == 300 and again.resumed_from == 300  # already complete: nothing is read again
 
 
+class Crashing(Recorder):
+    """Raises an unexpected error on one chosen request (a bug, not a DynamoDB refusal)."""
+
+    def __init__(self, client: Any, crash_on: int) -> None:
+        super().__init__(client)
+        self.crash_on = crash_on
+
+    def transact_write_items(self, **kwargs: Any) -> Any:
+        if self.calls == self.crash_on:
+            self.calls += 1
+            raise RuntimeError("boom")
+        return super().transact_write_items(**kwargs)
+
+
+def test_given_a_page_that_crashes_while_later_pages_are_written_then_the_checkpoint_stays_before_it(
+    moto_aws: None, tmp_path: Path
+) -> None:
+    client = boto3.client("dynamodb")
+    rule = make_tables(client, items=60)
+    checkpoint = tmp_path / "copy.json"
+    crashing = Crashing(client, crash_on=1)  # the second page's request; pages after it are already under way
+    with pytest.raises(RuntimeError, match="boom"):
+        backfill(client, crashing, "src", rule, segments=1, threads=1, page_size=10, checkpoint=checkpoint)
+    saved = json.loads(checkpoint.read_text())
+    assert saved["read"] == 10  # only the first page: no later page moved the checkpoint past the crashed one
+    assert saved["read"] == sum(saved["counts"].values())
+
+    report = backfill(client, client, "src", rule, segments=1, page_size=10, checkpoint=checkpoint)
+    assert report.read == 60 and report.reconciled and report.ok
+    assert verify(client, client, "src", "dst", source_key=("pk", "sk"), target_key=("pk", "sk")).equal
+
+
 def test_given_a_checkpoint_of_another_copy_when_resumed_then_it_refuses_and_says_why(
     moto_aws: None, tmp_path: Path
 ) -> None:

@@ -26,11 +26,11 @@ import os
 import random
 import threading
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable
-from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
+from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from dynamigrate.apply import Result, Tally
 from dynamigrate.batchcopy import TransactBatcher
@@ -221,6 +221,34 @@ def plan_copy_or_park(rule: VersionRule, transform: Transform | None, item: Item
         return Result(PARKED, key, f"cannot copy: {exc}")
 
 
+T = TypeVar("T")
+PAGES_IN_FLIGHT = 2  # per segment: one being written while the next is planned and queued
+
+
+@dataclass
+class _PageInFlight:
+    read: int
+    results: list[Result]
+    writes: list[Future[list[Result]]]
+
+
+def prefetched(pages: Iterator[T]) -> Iterator[T]:
+    """Yield ``pages`` while the next one is already being read, so a segment's reads overlap its writes.
+
+    One page ahead at most (memory: two pages per segment); ``pages`` never yields
+    None. The iterator is only ever advanced by one thread at a time, and its
+    errors surface where the page would have been yielded.
+    """
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="prefetch") as reader:
+        ahead = reader.submit(next, pages, None)
+        while True:
+            page = ahead.result()
+            if page is None:
+                return
+            ahead = reader.submit(next, pages, None)
+            yield page
+
+
 @dataclass
 class _Copy:
     """One bulk copy run: scanner threads feeding a shared pool of batched writers."""
@@ -239,18 +267,42 @@ class _Copy:
     report: BackfillReport
     lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def copy_page(self, writers: ThreadPoolExecutor, page: list[Item]) -> list[Result]:
+    def submit_page(self, writers: ThreadPoolExecutor, page: list[Item]) -> _PageInFlight:
+        """Plan one page's copies and hand them to the writers; the page is done when its futures are."""
         planned = [plan_copy_or_park(self.rule, self.transform, item) for item in page]
         results = [p for p in planned if isinstance(p, Result)]
         todo = [p for p in planned if not isinstance(p, Result)]
         random.shuffle(todo)  # spread consecutive writes over the target's partitions
         chunks = [todo[i : i + COPIES_PER_REQUEST] for i in range(0, len(todo), COPIES_PER_REQUEST)]
-        for chunk_results in writers.map(self.batcher.run, chunks):
-            results.extend(chunk_results)
-        return results
+        return _PageInFlight(len(page), results, [writers.submit(self.batcher.run, chunk) for chunk in chunks])
+
+    def record(self, segment: int, page: _PageInFlight, last: Item | None) -> None:
+        """Count a written page and checkpoint the segment past it (pages are recorded in scan order)."""
+        results = page.results
+        for future in page.writes:
+            results.extend(future.result())
+        state = self.state
+        with self.lock:
+            self.report.read += page.read
+            for result in results:
+                self.report.add(result)
+            self.report.read_units = self.reads.consumed
+            self.report.write_units = self.batcher.limiter.consumed
+            if state is not None:
+                state.positions[segment] = last
+                if last is None:
+                    state.done.add(segment)
+                state.save(self.report)
+        if self.progress is not None:
+            self.progress(page.read)
 
     def run_segment(self, writers: ThreadPoolExecutor, segment: int) -> bool:
-        """Copy one segment from where it stands; True when it reached its end."""
+        """Copy one segment from where it stands; True when it reached its end.
+
+        The next page is read while this one is written, and planned while the
+        one before finishes (PAGES_IN_FLIGHT), so the writers never wait on a
+        scan; the checkpoint only moves past pages whose every write returned.
+        """
         state = self.state
         if state is not None and segment in state.done:
             return True
@@ -264,24 +316,26 @@ class _Copy:
             start=start,
             limiter=self.reads,
         )
-        for page, last in pages:
-            if self.stop.is_set():
-                return False
-            results = self.copy_page(writers, page)
-            with self.lock:
-                self.report.read += len(page)
-                for result in results:
-                    self.report.add(result)
-                self.report.read_units = self.reads.consumed
-                self.report.write_units = self.batcher.limiter.consumed
-                if state is not None:
-                    state.positions[segment] = last
-                    if last is None:
-                        state.done.add(segment)
-                    state.save(self.report)
-            if self.progress is not None:
-                self.progress(len(page))
-        return True
+        inflight: deque[tuple[_PageInFlight, Item | None]] = deque()
+        finished = True
+        try:
+            for page, last in prefetched(pages):
+                if self.stop.is_set():
+                    finished = False
+                    break
+                inflight.append((self.submit_page(writers, page), last))
+                while len(inflight) > PAGES_IN_FLIGHT:
+                    self.record(segment, *inflight.popleft())
+            while inflight:  # stopped or at the end: the pages under way finish and are checkpointed
+                self.record(segment, *inflight.popleft())
+        except BaseException:
+            # A page failed: no later page may move the checkpoint past it. Writes not yet
+            # started are dropped (a rerun redoes them from the checkpoint); running ones finish.
+            for queued, _ in inflight:
+                for future in queued.writes:
+                    future.cancel()
+            raise
+        return finished
 
     def run(self, threads: int) -> None:
         """Run every segment; on Ctrl-C or a failure, let the others finish their page and checkpoint."""
