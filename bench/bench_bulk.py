@@ -7,7 +7,10 @@ are end to end through HTTP, as the CLI sees a real endpoint:
   1 KB (8 writer threads), items/s;
 * ``backfill`` of the same N items with 1, 2, 4 and 8 segments, each into a
   fresh target and ledger, items/s and the ratio to the ceiling (target at
-  least 0.8): every copy is conditional (ledger check + put-if-absent);
+  least 0.8): every copy is conditional (ledger check + put-if-absent). Each
+  measurement's tables are deleted after it, so every run works with the same
+  data held by the emulator (the source, plus its own tables). Every figure,
+  the ceiling's too, is the best of ``BENCH_REPEATS`` runs (default 3);
 * ``verify`` of two equal tables of 200,000 items: items/s and the peak RSS of
   the verifying process (target under 300 MB). The verify runs in a child
   process so its peak memory is its own, not the benchmark's.
@@ -37,6 +40,7 @@ REPO = Path(__file__).resolve().parents[1]
 COPY_ITEMS = int(os.environ.get("BENCH_BULK_ITEMS", "20000"))
 VERIFY_ITEMS = int(os.environ.get("BENCH_VERIFY_ITEMS", "200000"))
 SEGMENTS = (1, 2, 4, 8)
+REPEATS = int(os.environ.get("BENCH_REPEATS", "3"))
 KEY_SCHEMA = [{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}]
 ATTRIBUTES = [{"AttributeName": "pk", "AttributeType": "S"}, {"AttributeName": "sk", "AttributeType": "N"}]
 CREDENTIALS = {"AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench", "AWS_DEFAULT_REGION": "us-east-1"}
@@ -119,26 +123,39 @@ def bench_backfill(ddb: Any, writer: Any) -> dict[str, Any]:
     items = [item(i) for i in range(COPY_ITEMS)]
     create(ddb, "source")
     batch_write(ddb, "source", items)
-    create(ddb, "ceiling")
-    ceiling = batch_write(ddb, "ceiling", items)
-    runs = []
-    for segments in SEGMENTS:
+
+    def ceiling_run() -> float:
+        create(ddb, "ceiling")
+        rate = batch_write(ddb, "ceiling", items)
+        ddb.delete_table(TableName="ceiling")  # every run sees the same data held: the source and its own tables
+        return rate
+
+    def backfill_run(segments: int) -> tuple[float, int]:
         target, ledger = f"target-{segments}", f"ledger-{segments}"
         create(ddb, target)
         create(ddb, ledger, ledger=True)
         rule = VersionRule(TableSchema.from_description(ddb.describe_table(TableName=target)["Table"]), ledger)
         report = backfill(ddb, writer, "source", rule, segments=segments, threads=16)
         assert report.ok and report.tally.counts["applied"] == COPY_ITEMS, report.as_dict()
-        rate = COPY_ITEMS / report.seconds
+        ddb.delete_table(TableName=target)
+        ddb.delete_table(TableName=ledger)
+        return COPY_ITEMS / report.seconds, report.requests
+
+    # Best of REPEATS for every figure (the ceiling too): the machine's noise only ever slows a run down.
+    ceiling = max(ceiling_run() for _ in range(REPEATS))
+    runs = []
+    for segments in SEGMENTS:
+        rate, requests = max(backfill_run(segments) for _ in range(REPEATS))
         runs.append(
             {
                 "segments": segments,
                 "items_per_s": round(rate),
                 "ratio": round(rate / ceiling, 2),
-                "write_requests": report.requests,
+                "write_requests": requests,
             }
         )
-    return {"items": COPY_ITEMS, "ceiling_batch_write_items_per_s": round(ceiling), "runs": runs}
+    ddb.delete_table(TableName="source")
+    return {"items": COPY_ITEMS, "repeats": REPEATS, "ceiling_batch_write_items_per_s": round(ceiling), "runs": runs}
 
 
 VERIFY_CHILD = """
@@ -187,6 +204,7 @@ def main() -> None:
                 print(f"\nbulk copy on the emulator, {copy['items']:,} items of ~1 KB")
                 ceiling = copy["ceiling_batch_write_items_per_s"]
                 print(f"  ceiling (unconditional BatchWriteItem, 8 threads): {ceiling:>8,} items/s")
+                print(f"  (every figure: the best of {REPEATS} runs)")
             for run in copy["runs"]:
                 print(
                     f"  backfill, {run['segments']} segment(s): {run['items_per_s']:>8,} items/s   "

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import atexit
+import gc
 import logging
 import os
 import re
@@ -474,9 +475,18 @@ class _LateHooks:
         return core.service_client(service, region, role_arn)
 
 
+# The emulator's process holds every table in memory as millions of small, acyclic objects (moto's
+# items and their DynamoTypes). With CPython's default thresholds (700, 10, 10) the cyclic collector
+# walks all of them again and again while tables fill, which made writes slower as the data grew
+# (measured: a 20,000-item copy 12% slower with 80,000 items already held). Rarer young collections
+# keep the cost per write flat; cycles are still collected.
+SERVE_GC_THRESHOLDS = (100_000, 50, 1_000)
+
+
 def serve(host: str, port: int, region: str, work_dir: Path, lambda_workers: int = 2) -> None:
     """Run the emulator in the foreground until SIGINT or SIGTERM (for ``dynamigrate emulator``)."""
     stop = threading.Event()
+    gc.set_threshold(*SERVE_GC_THRESHOLDS)  # this process is the emulator's own (see above)
 
     def on_signal(_signum: int, _frame: FrameType | None) -> None:
         stop.set()
