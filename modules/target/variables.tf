@@ -187,8 +187,9 @@ variable "export_load" {
     grants no one. max_concurrency data files load at once, each by one function
     with `threads` concurrent transactions; write_units_per_second caps all of
     them together (null: as fast as the table takes, throttling retried).
-    transform is a "module:function" importable in the function's package.
-    Exports and load reports expire after retention_in_days.
+    transform is a "module:function" importable in the function's package, or
+    a JSON key mapping (jsonencode({ set = {...}, drop = [...] }); see
+    docs/transforms.md). Exports and load reports expire after retention_in_days.
   EOT
   type = object({
     enabled                        = optional(bool, false)
@@ -241,8 +242,10 @@ variable "export_load" {
   }
 
   validation {
-    condition     = var.export_load.transform == null || can(regex("^[A-Za-z_][\\w.]*:[A-Za-z_]\\w*$", coalesce(var.export_load.transform, "x:y")))
-    error_message = "export_load.transform must look like package.module:function."
+    condition = var.export_load.transform == null || can(regex("^[A-Za-z_][\\w.]*:[A-Za-z_]\\w*$", coalesce(var.export_load.transform, "x:y"))) || (
+      can(regex("^\\s*\\{", coalesce(var.export_load.transform, "x"))) && can(jsondecode(coalesce(var.export_load.transform, "x")))
+    )
+    error_message = "export_load.transform must look like package.module:function, or be a JSON mapping object (jsonencode({ set = {...}, drop = [...] }))."
   }
 
   validation {

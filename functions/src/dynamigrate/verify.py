@@ -54,19 +54,22 @@ if TYPE_CHECKING:
 BATCH_GET_LIMIT = 100
 SAMPLE_LIMIT = 10
 KEEP = 1000  # differences kept for the report; the rest are counted
-KINDS = ("missing", "extra", "different")
+KINDS = ("missing", "extra", "different", "untransformable")
 
 
 @dataclass
 class Difference:
-    kind: str  # missing | extra | different
+    kind: str  # missing | extra | different | untransformable
     key: Item
     attributes: list[str] = field(default_factory=list)
+    reason: str = ""
 
     def as_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"kind": self.kind, "key": describe_key(self.key)}
         if self.attributes:
             out["attributes"] = self.attributes
+        if self.reason:
+            out["reason"] = self.reason
         return out
 
 
@@ -110,6 +113,7 @@ class VerifyReport:
             "missing": self.count("missing"),
             "extra": self.count("extra"),
             "different": self.count("different"),
+            "untransformable": self.count("untransformable"),
             "rechecked": self.rechecked,
             "seconds": round(self.seconds, 3),
             "samples": [d.as_dict() for d in self.differences[:samples]],
@@ -179,10 +183,20 @@ class _Verify:
 
     def forward_page(self, page: list[Item]) -> None:
         suspects = []
+        confirmed: list[Difference] = []
         matched = 0
         # Looked up BATCH_GET_LIMIT at a time, so only one page and one batch are held at once.
         for start in range(0, len(page), BATCH_GET_LIMIT):
-            wanted = [(item, self.expected(item)) for item in page[start : start + BATCH_GET_LIMIT]]
+            wanted = []
+            for item in page[start : start + BATCH_GET_LIMIT]:
+                try:
+                    want = self.expected(item)
+                    key_of(want, self.target_key)
+                except (ValueError, KeyError, TypeError) as exc:  # the transform refused it, or lost a key
+                    reason = f"cannot transform: {exc}"
+                    confirmed.append(Difference("untransformable", key_of(item, self.source_key), reason=reason))
+                    continue
+                wanted.append((item, want))
             keys = [key_of(want, self.target_key) for _, want in wanted]
             found = batch_get(self.target, self.target_table, keys)
             for (item, want), key in zip(wanted, keys, strict=True):
@@ -190,16 +204,21 @@ class _Verify:
                     matched += 1
                 else:
                     suspects.append((key_of(item, self.source_key), key))
-        confirmed = []
+        untransformable = len(confirmed)
         for source_item_key, target_item_key in suspects:
             fresh = _get(self.source, self.source_table, source_item_key)
             held = _get(self.target, self.target_table, target_item_key)
-            difference = self.settle(target_item_key, self.expected(fresh) if fresh is not None else None, held)
+            try:
+                expected = self.expected(fresh) if fresh is not None else None
+            except (ValueError, KeyError, TypeError) as exc:  # changed since, into an item the transform refuses
+                confirmed.append(Difference("untransformable", source_item_key, reason=f"cannot transform: {exc}"))
+                continue
+            difference = self.settle(target_item_key, expected, held)
             if difference is not None:
                 confirmed.append(difference)
         with self.lock:
             self.report.source_items += len(page)
-            self.report.matched += matched + (len(suspects) - len(confirmed))
+            self.report.matched += matched + (len(suspects) - (len(confirmed) - untransformable))
             self.report.rechecked += len(suspects)
             for difference in confirmed:
                 self.report.add(difference)

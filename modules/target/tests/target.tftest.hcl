@@ -700,6 +700,32 @@ run "rejects_export_load_rate_below_one_unit_per_loader" {
   expect_failures = [var.export_load]
 }
 
+run "export_load_json_mapping_transform" {
+  command = plan
+
+  variables {
+    export_load = {
+      enabled   = true
+      transform = jsonencode({ set = { guid = { uuid5 = ["pub", "external_id"], namespace = "url" } }, drop = ["pub", "external_id"] })
+    }
+  }
+
+  assert {
+    condition     = jsondecode(aws_lambda_function.loader[0].environment[0].variables.TRANSFORM).set.guid.namespace == "url"
+    error_message = "A JSON key mapping must reach the loader function as it is."
+  }
+}
+
+run "rejects_export_load_json_that_is_not_an_object" {
+  command = plan
+
+  variables {
+    export_load = { enabled = true, transform = "{not json" }
+  }
+
+  expect_failures = [var.export_load]
+}
+
 run "rejects_export_load_bad_transform" {
   command = plan
 

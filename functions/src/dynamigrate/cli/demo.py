@@ -469,7 +469,7 @@ class Rehearsal:
         table.add_row(
             "verify",
             f"source {ver['source_items']:,} items, target {ver['target_items']:,} items, "
-            f"mismatches = {ver['missing'] + ver['extra'] + ver['different']}",
+            f"mismatches = {ver['missing'] + ver['extra'] + ver['different'] + ver['untransformable']}",
         )
         table.add_row("total time", f"{r['total_seconds']}s")
         self.console.print(table)

@@ -66,7 +66,11 @@ VersionAttributeOpt = Annotated[
     str | None, typer.Option(help="The application's version attribute, if the pipeline uses one.")
 ]
 TransformOpt = Annotated[
-    str | None, typer.Option(help="Item transform, package.module:function (for a new key schema).")
+    str | None,
+    typer.Option(
+        help="Item transform for a new key schema: package.module:function, a JSON key mapping"
+        " or @mapping.json (docs/transforms.md)."
+    ),
 ]
 ThreadsOpt = Annotated[int, typer.Option(min=1, max=256, help="Concurrent write requests.")]
 ReadPercentOpt = Annotated[
@@ -562,7 +566,10 @@ def verify(
     ledger_table: Annotated[str | None, typer.Option(help="The replicator's ledger table (for --repair).")] = None,
     version_attribute: VersionAttributeOpt = None,
     transform: Annotated[
-        str | None, typer.Option(help="Item transform, package.module:function, when the key schemas differ.")
+        str | None,
+        typer.Option(
+            help="Item transform when the key schemas differ: package.module:function, a JSON mapping or @file.json."
+        ),
     ] = None,
     endpoint_url: EndpointOpt = None,
     region: RegionOpt = None,
