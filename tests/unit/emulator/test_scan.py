@@ -65,8 +65,9 @@ def apply(ddb: Any, table: Table, write: tuple[str, int, int, int], key_type: st
         ddb.update_item(
             TableName="t",
             Key=item_key,
-            UpdateExpression="SET a = :a",
-            ExpressionAttributeValues={":a": {"N": str(size)}},
+            UpdateExpression="SET a = :a, #pad = :pad",  # an item's size changes in place: pages must follow
+            ExpressionAttributeNames={"#pad": "pad"},
+            ExpressionAttributeValues={":a": {"N": str(size)}, ":pad": {"S": "y" * (size * 120_000)}},
         )
     else:
         ddb.delete_item(TableName="t", Key=item_key)

@@ -187,13 +187,21 @@ def _updated(method: Any) -> Any:
         try:
             return method(self, table_name, key, *args, **kwargs)
         finally:
-            table = self.tables.get(table_name)
-            if table is not None:
-                item = table.get_item(*self.get_keys_value(table, key))
-                if item is not None:
-                    item.__dict__.pop(_SIZE, None)
+            _forget_size(self, table_name, key)
 
     return wrapper
+
+
+def _forget_size(backend: DynamoDBBackend, table_name: str, key: dict[str, Any]) -> None:
+    table = backend.tables.get(table_name)
+    if table is None:
+        return
+    try:
+        item = table.get_item(*backend.get_keys_value(table, key))
+    except MockValidationException:  # the key itself was refused: no item was changed
+        return
+    if item is not None:
+        item.__dict__.pop(_SIZE, None)
 
 
 def _size(item: Item) -> int:
