@@ -232,6 +232,20 @@ def test_given_a_provisioned_target_when_backfilled_at_half_capacity_then_writes
 # ---------------------------------------------------------- checkpoint/resume --
 
 
+def resume_to_equal(client: Any, rule: VersionRule, checkpoint: Path, *, items: int, **options: Any) -> Any:
+    """Rerun a stopped copy from its checkpoint; it must count each item once and end with equal tables.
+
+    Returns the checkpoint as the stopped run left it.
+    """
+    saved = json.loads(checkpoint.read_text())
+    assert saved["read"] == sum(saved["counts"].values())
+    report = backfill(client, client, "src", rule, checkpoint=checkpoint, **options)
+    assert report.resumed_from == saved["read"]
+    assert report.read == items and report.reconciled and report.ok
+    assert verify(client, client, "src", "dst", source_key=("pk", "sk"), target_key=("pk", "sk")).equal
+    return saved
+
+
 def test_given_a_copy_stopped_midway_when_rerun_with_its_checkpoint_then_it_finishes_counting_each_item_once(
     moto_aws: None, tmp_path: Path
 ) -> None:
@@ -250,14 +264,8 @@ def test_given_a_copy_stopped_midway_when_rerun_with_its_checkpoint_then_it_fini
         backfill(
             client, client, "src", rule, segments=3, page_size=25, checkpoint=checkpoint, progress=progress, stop=stop
         )
-    saved = json.loads(checkpoint.read_text())
+    saved = resume_to_equal(client, rule, checkpoint, items=300, segments=3, page_size=25)
     assert 100 <= saved["read"] < 300
-    assert saved["read"] == sum(saved["counts"].values())
-
-    report = backfill(client, client, "src", rule, segments=3, page_size=25, checkpoint=checkpoint)
-    assert report.resumed_from == saved["read"]
-    assert report.read == 300 and report.reconciled and report.ok
-    assert verify(client, client, "src", "dst", source_key=("pk", "sk"), target_key=("pk", "sk")).equal
 
     again = backfill(client, client, "src", rule, segments=3, page_size=25, checkpoint=checkpoint)
     assert again.read == 300 and again.resumed_from == 300  # already complete: nothing is read again
@@ -286,13 +294,8 @@ def test_given_a_page_that_crashes_while_later_pages_are_written_then_the_checkp
     crashing = Crashing(client, crash_on=1)  # the second page's request; pages after it are already under way
     with pytest.raises(RuntimeError, match="boom"):
         backfill(client, crashing, "src", rule, segments=1, threads=1, page_size=10, checkpoint=checkpoint)
-    saved = json.loads(checkpoint.read_text())
+    saved = resume_to_equal(client, rule, checkpoint, items=60, segments=1, page_size=10)
     assert saved["read"] == 10  # only the first page: no later page moved the checkpoint past the crashed one
-    assert saved["read"] == sum(saved["counts"].values())
-
-    report = backfill(client, client, "src", rule, segments=1, page_size=10, checkpoint=checkpoint)
-    assert report.read == 60 and report.reconciled and report.ok
-    assert verify(client, client, "src", "dst", source_key=("pk", "sk"), target_key=("pk", "sk")).equal
 
 
 def test_given_a_checkpoint_of_another_copy_when_resumed_then_it_refuses_and_says_why(
