@@ -35,8 +35,9 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from dynamigrate.apply import Result, Tally
 from dynamigrate.batchcopy import TransactBatcher
 from dynamigrate.capacity import CapacityLimiter, consumed_units
-from dynamigrate.ddbjson import InvalidItemError, describe_key, to_client, to_wire
+from dynamigrate.ddbjson import describe_key, to_client, to_wire
 from dynamigrate.rule import APPLIED, EXISTS, FAILED, PARKED, STALE, TOMBSTONED
+from dynamigrate.transforms import REFUSALS
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -216,7 +217,7 @@ def plan_copy_or_park(rule: VersionRule, transform: Transform | None, item: Item
     try:
         new = transform(item) if transform is not None else item
         return rule.plan_copy(new)
-    except (InvalidItemError, KeyError, TypeError, ValueError) as exc:
+    except REFUSALS as exc:  # the transform's, and plan_copy's InvalidItemError (a ValueError)
         key = {k: item[k] for k in rule.target.key_names if k in item} or item
         return Result(PARKED, key, f"cannot copy: {exc}")
 

@@ -54,6 +54,11 @@ class TransformError(ValueError):
     """A source item the mapping cannot transform (the message names the attribute and why)."""
 
 
+# What a transform (a mapping or the user's function) raises for an item it cannot map: every path
+# reports the item with this reason instead of stopping.
+REFUSALS = (ValueError, KeyError, TypeError)
+
+
 NAMESPACES = {
     "dns": uuid.NAMESPACE_DNS,
     "url": uuid.NAMESPACE_URL,

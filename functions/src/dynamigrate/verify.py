@@ -42,6 +42,7 @@ from dynamigrate.apply import execute
 from dynamigrate.backfill import scan_segment
 from dynamigrate.ddbjson import canonical_key, describe_key, differing_attributes, items_equal, key_of, ledger_id
 from dynamigrate.rule import APPLIED
+from dynamigrate.transforms import REFUSALS
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -161,8 +162,16 @@ class _Verify:
     report: VerifyReport
     lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def expected(self, item: Item) -> Item:
-        return self.transform(item) if self.transform is not None else item
+    def expected(self, item: Item) -> Item | Difference:
+        """The target item ``item`` should be, or why the transform refuses it (an ``untransformable`` difference)."""
+        if self.transform is None:
+            return item
+        try:
+            want = self.transform(item)
+            key_of(want, self.target_key)
+        except REFUSALS as exc:
+            return Difference("untransformable", key_of(item, self.source_key), reason=f"cannot transform: {exc}")
+        return want
 
     def settle(self, key: Item, want: Item | None, held: Item | None) -> Difference | None:
         """Classify a confirmed difference and, when repairing, rewrite it through the version rule."""
@@ -189,14 +198,11 @@ class _Verify:
         for start in range(0, len(page), BATCH_GET_LIMIT):
             wanted = []
             for item in page[start : start + BATCH_GET_LIMIT]:
-                try:
-                    want = self.expected(item)
-                    key_of(want, self.target_key)
-                except (ValueError, KeyError, TypeError) as exc:  # the transform refused it, or lost a key
-                    reason = f"cannot transform: {exc}"
-                    confirmed.append(Difference("untransformable", key_of(item, self.source_key), reason=reason))
-                    continue
-                wanted.append((item, want))
+                want = self.expected(item)
+                if isinstance(want, Difference):
+                    confirmed.append(want)
+                else:
+                    wanted.append((item, want))
             keys = [key_of(want, self.target_key) for _, want in wanted]
             found = batch_get(self.target, self.target_table, keys)
             for (item, want), key in zip(wanted, keys, strict=True):
@@ -208,10 +214,9 @@ class _Verify:
         for source_item_key, target_item_key in suspects:
             fresh = _get(self.source, self.source_table, source_item_key)
             held = _get(self.target, self.target_table, target_item_key)
-            try:
-                expected = self.expected(fresh) if fresh is not None else None
-            except (ValueError, KeyError, TypeError) as exc:  # changed since, into an item the transform refuses
-                confirmed.append(Difference("untransformable", source_item_key, reason=f"cannot transform: {exc}"))
+            expected = self.expected(fresh) if fresh is not None else None
+            if isinstance(expected, Difference):  # changed since, into an item the transform refuses
+                confirmed.append(expected)
                 continue
             difference = self.settle(target_item_key, expected, held)
             if difference is not None:
