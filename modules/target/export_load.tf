@@ -180,24 +180,15 @@ resource "aws_lambda_function" "loader" {
   }
 
   environment {
-    variables = {
-      TARGET_TABLE_NAME            = var.target_table_name
-      LEDGER_TABLE_NAME            = local.ledger_table_name
-      EXPORT_BUCKET_NAME           = local.bucket_name
-      EXPORT_PREFIX                = local.export_prefix
-      LOAD_PREFIX                  = local.load_prefix
-      DEAD_LETTER_PREFIX           = local.dead_letter_prefix
-      VERSION_ATTRIBUTE            = var.version_attribute == null ? "" : var.version_attribute
-      LEDGER_RETENTION_SECONDS     = tostring(var.ledger_retention_in_days * 86400)
-      LOADER_THREADS               = tostring(var.export_load.threads)
-      WRITE_UNITS_PER_SECOND       = tostring(local.loader_write_units)
-      TRANSFORM                    = var.export_load.transform == null ? "" : var.export_load.transform
-      MIGRATION_NAME               = var.name
-      POWERTOOLS_SERVICE_NAME      = "dynamigrate-export-loader"
-      POWERTOOLS_METRICS_NAMESPACE = "Dynamigrate"
-      POWERTOOLS_LOG_LEVEL         = var.log_level
-      LOG_LEVEL                    = var.log_level
-    }
+    variables = merge(local.version_rule_environment, {
+      EXPORT_BUCKET_NAME      = local.bucket_name
+      EXPORT_PREFIX           = local.export_prefix
+      LOAD_PREFIX             = local.load_prefix
+      LOADER_THREADS          = tostring(var.export_load.threads)
+      WRITE_UNITS_PER_SECOND  = tostring(local.loader_write_units)
+      TRANSFORM               = var.export_load.transform == null ? "" : var.export_load.transform
+      POWERTOOLS_SERVICE_NAME = "dynamigrate-export-loader"
+    })
   }
 
   tags = local.tags

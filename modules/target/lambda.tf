@@ -12,6 +12,22 @@ resource "aws_cloudwatch_log_group" "this" {
   tags = local.tags
 }
 
+locals {
+  # Every function that writes through the version rule (the writer, the export loader) must
+  # judge writes alike: same tables, version attribute, retention, dead-letter place, logs, metrics.
+  version_rule_environment = {
+    TARGET_TABLE_NAME            = var.target_table_name
+    LEDGER_TABLE_NAME            = local.ledger_table_name
+    DEAD_LETTER_PREFIX           = local.dead_letter_prefix
+    VERSION_ATTRIBUTE            = var.version_attribute == null ? "" : var.version_attribute
+    LEDGER_RETENTION_SECONDS     = tostring(var.ledger_retention_in_days * 86400)
+    MIGRATION_NAME               = var.name
+    POWERTOOLS_METRICS_NAMESPACE = "Dynamigrate"
+    POWERTOOLS_LOG_LEVEL         = var.log_level
+    LOG_LEVEL                    = var.log_level
+  }
+}
+
 resource "aws_lambda_function" "this" {
   #checkov:skip=CKV_AWS_117:The function only calls AWS APIs (S3, SQS, DynamoDB); a VPC adds NAT or endpoint cost and no protection here.
   #checkov:skip=CKV_AWS_116:Invoked only by an SQS event source mapping; failed messages go to the queue's own dead-letter queue, and a function DLQ applies to asynchronous invocations only.
@@ -37,21 +53,12 @@ resource "aws_lambda_function" "this" {
   }
 
   environment {
-    variables = {
-      TARGET_TABLE_NAME            = var.target_table_name
-      LEDGER_TABLE_NAME            = local.ledger_table_name
-      CHANGE_BUCKET_NAME           = local.bucket_name
-      CHANGE_PREFIX                = local.change_prefix
-      DEAD_LETTER_PREFIX           = local.dead_letter_prefix
-      VERSION_ATTRIBUTE            = var.version_attribute == null ? "" : var.version_attribute
-      LEDGER_RETENTION_SECONDS     = tostring(var.ledger_retention_in_days * 86400)
-      WRITER_THREADS               = tostring(var.writer.threads)
-      MIGRATION_NAME               = var.name
-      POWERTOOLS_SERVICE_NAME      = "dynamigrate-writer"
-      POWERTOOLS_METRICS_NAMESPACE = "Dynamigrate"
-      POWERTOOLS_LOG_LEVEL         = var.log_level
-      LOG_LEVEL                    = var.log_level
-    }
+    variables = merge(local.version_rule_environment, {
+      CHANGE_BUCKET_NAME      = local.bucket_name
+      CHANGE_PREFIX           = local.change_prefix
+      WRITER_THREADS          = tostring(var.writer.threads)
+      POWERTOOLS_SERVICE_NAME = "dynamigrate-writer"
+    })
   }
 
   tags = local.tags
