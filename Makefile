@@ -83,10 +83,21 @@ lock: ## Re-pin requirements/dev.txt from requirements/dev.in
 
 # ---------------------------------------------------------------- build ----
 
-$(LAMBDA_ZIP): $(VENV)/.installed requirements/lambda.txt requirements/lambda-native.txt $(PY_SOURCES) tools/build_lambda_zip.py
+# TRANSFORM_SOURCE=dir packs your own modules (a transform, package.module:function) beside dynamigrate.
+TRANSFORM_SOURCE ?=
+TRANSFORM_STAMP  := $(BUILD)/transform-source
+$(TRANSFORM_STAMP): FORCE
+	@mkdir -p $(@D); echo '$(abspath $(TRANSFORM_SOURCE))' | cmp -s - $@ || echo '$(abspath $(TRANSFORM_SOURCE))' > $@
+
+$(LAMBDA_ZIP): $(VENV)/.installed requirements/lambda.txt requirements/lambda-native.txt $(PY_SOURCES) tools/build_lambda_zip.py \
+  $(TRANSFORM_STAMP) $(if $(TRANSFORM_SOURCE),$(shell find $(TRANSFORM_SOURCE) -type f 2>/dev/null))
 	$(PY) tools/build_lambda_zip.py --requirements requirements/lambda.txt \
 	  --native-requirements requirements/lambda-native.txt \
-	  --source functions/src --work $(BUILD)/lambda --output $@
+	  --source functions/src --work $(BUILD)/lambda --output $@ \
+	  $(if $(TRANSFORM_SOURCE),--extra-source $(TRANSFORM_SOURCE))
+
+.PHONY: FORCE
+FORCE:
 
 .PHONY: build
 build: $(LAMBDA_ZIP) ## Build the Lambda zip (reproducible: same source, same bytes)

@@ -60,6 +60,7 @@ module "target" {
   source_writer_role_arn = local.source_writer_role_arn
   target_table_name      = var.target_table_name
   version_attribute      = var.version_attribute
+  transform              = var.transform
 
   lambda_package_path = local.lambda_package_path
   runtime             = var.runtime

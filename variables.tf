@@ -58,6 +58,12 @@ variable "version_attribute" {
   default     = null
 }
 
+variable "transform" {
+  description = "Item transform for a new key schema (package.module:function in the Lambda package, or a JSON key mapping; see docs/transforms.md), applied by the writer and the export loader alike. null copies items unchanged."
+  type        = string
+  default     = null
+}
+
 ################################################################################
 # Lambda package and runtime
 ################################################################################
@@ -128,7 +134,7 @@ variable "writer" {
 }
 
 variable "export_load" {
-  description = "Target side: bulk copy from an Export to S3 by a Step Functions Distributed Map running the loader function (see modules/target). Unset attributes take the target module's defaults (enabled false, exporter_principal_arns [], max_concurrency 10, memory_size 1024, timeout_in_seconds 900, threads 16, write_units_per_second null, transform null (package.module:function or a JSON key mapping, see docs/transforms.md), retention_in_days 14). When enabled and create_operator_role is true, the operator role may also export the source table into the change bucket."
+  description = "Target side: bulk copy from an Export to S3 by a Step Functions Distributed Map running the loader function (see modules/target). Unset attributes take the target module's defaults (enabled false, exporter_principal_arns [], max_concurrency 10, memory_size 1024, timeout_in_seconds 900, threads 16, write_units_per_second null, retention_in_days 14; the loader applies var.transform). When enabled and create_operator_role is true, the operator role may also export the source table into the change bucket."
   type = object({
     enabled                        = optional(bool)
     exporter_principal_arns        = optional(list(string), [])
@@ -138,7 +144,6 @@ variable "export_load" {
     threads                        = optional(number)
     write_units_per_second         = optional(number)
     reserved_concurrent_executions = optional(number)
-    transform                      = optional(string)
     retention_in_days              = optional(number)
   })
   default  = {}

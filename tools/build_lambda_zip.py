@@ -11,6 +11,11 @@ Reproducible means byte-identical output for the same inputs: files are added
 in sorted order, every entry gets the same timestamp and permissions, and no
 ``__pycache__`` is included. Terraform's ``source_code_hash`` then changes only
 when the code really changes.
+
+``--extra-source DIR`` adds the user's own modules (a transform named
+``package.module:function`` by the Terraform variable ``transform``) at the
+zip's root, beside ``dynamigrate``; a file that would replace one of the
+package's or a dependency's is refused.
 """
 
 from __future__ import annotations
@@ -103,6 +108,20 @@ def collect(roots: list[Path]) -> dict[str, Path]:
     return files
 
 
+def add_extra(files: dict[str, Path], extra: Path) -> None:
+    """Add the user's modules from ``extra``; never let them replace the package or a dependency."""
+    if not extra.is_dir():
+        raise SystemExit(f"--extra-source {extra} is not a folder (it holds your transform's package or module)")
+    added = collect([extra])
+    clashes = sorted(name for name in added if name in files or name.split("/")[0] == "dynamigrate")
+    if clashes:
+        raise SystemExit(
+            f"--extra-source {extra} would replace files of the Lambda package: {', '.join(clashes[:5])}; "
+            "rename your module (transforms are named package.module:function)"
+        )
+    files.update(added)
+
+
 def write_zip(files: dict[str, Path], output: Path) -> None:
     output.parent.mkdir(parents=True, exist_ok=True)
     tmp = output.with_suffix(".tmp")
@@ -123,6 +142,9 @@ def main() -> int:
     parser.add_argument("--source", type=Path, required=True, help="folder holding the dynamigrate package")
     parser.add_argument("--work", type=Path, required=True, help="staging folder for installed dependencies")
     parser.add_argument("--output", type=Path, required=True)
+    parser.add_argument(
+        "--extra-source", type=Path, action="append", default=[], help="folder of your own modules (a transform)"
+    )
     args = parser.parse_args()
 
     deps = args.work / "deps"
@@ -130,6 +152,8 @@ def main() -> int:
     files = collect([deps, args.source])
     if "dynamigrate/__init__.py" not in files:
         parser.error(f"{args.source} does not contain dynamigrate/__init__.py")
+    for extra in args.extra_source:
+        add_extra(files, extra)
     write_zip(files, args.output)
     digest = hashlib.sha256(args.output.read_bytes()).hexdigest()
     size_mb = args.output.stat().st_size / 1_048_576

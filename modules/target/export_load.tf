@@ -186,7 +186,6 @@ resource "aws_lambda_function" "loader" {
       LOAD_PREFIX             = local.load_prefix
       LOADER_THREADS          = tostring(var.export_load.threads)
       WRITE_UNITS_PER_SECOND  = tostring(local.loader_write_units)
-      TRANSFORM               = var.export_load.transform == null ? "" : var.export_load.transform
       POWERTOOLS_SERVICE_NAME = "dynamigrate-export-loader"
     })
   }

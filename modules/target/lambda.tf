@@ -14,12 +14,13 @@ resource "aws_cloudwatch_log_group" "this" {
 
 locals {
   # Every function that writes through the version rule (the writer, the export loader) must
-  # judge writes alike: same tables, version attribute, retention, dead-letter place, logs, metrics.
+  # judge writes alike: same tables, version attribute, transform, retention, dead-letter place, logs, metrics.
   version_rule_environment = {
     TARGET_TABLE_NAME            = var.target_table_name
     LEDGER_TABLE_NAME            = local.ledger_table_name
     DEAD_LETTER_PREFIX           = local.dead_letter_prefix
     VERSION_ATTRIBUTE            = var.version_attribute == null ? "" : var.version_attribute
+    TRANSFORM                    = var.transform == null ? "" : var.transform
     LEDGER_RETENTION_SECONDS     = tostring(var.ledger_retention_in_days * 86400)
     MIGRATION_NAME               = var.name
     POWERTOOLS_METRICS_NAMESPACE = "Dynamigrate"

@@ -63,6 +63,19 @@ variable "version_attribute" {
   }
 }
 
+variable "transform" {
+  description = "Item transform for a new key schema, applied alike by the writer (live changes) and the export loader: \"package.module:function\" importable in the Lambda package (`make build TRANSFORM_SOURCE=dir` packs your module), or a JSON key mapping (jsonencode({ set = {...}, drop = [...] }); see docs/transforms.md). null copies items unchanged. Deletes need the stream's old images (NEW_AND_OLD_IMAGES) to find the new key."
+  type        = string
+  default     = null
+
+  validation {
+    condition = var.transform == null || can(regex("^[A-Za-z_][\\w.]*:[A-Za-z_]\\w*$", coalesce(var.transform, "x:y"))) || (
+      can(regex("^\\s*\\{", coalesce(var.transform, "x"))) && can(jsondecode(coalesce(var.transform, "x")))
+    )
+    error_message = "transform must look like package.module:function, or be a JSON mapping object (jsonencode({ set = {...}, drop = [...] }))."
+  }
+}
+
 ################################################################################
 # Lambda package and runtime
 ################################################################################
@@ -186,10 +199,9 @@ variable "export_load" {
     this bucket under exports/ (also what `dynamigrate load-export` reads); empty
     grants no one. max_concurrency data files load at once, each by one function
     with `threads` concurrent transactions; write_units_per_second caps all of
-    them together (null: as fast as the table takes, throttling retried).
-    transform is a "module:function" importable in the function's package, or
-    a JSON key mapping (jsonencode({ set = {...}, drop = [...] }); see
-    docs/transforms.md). Exports and load reports expire after retention_in_days.
+    them together (null: as fast as the table takes, throttling retried). The
+    loader applies var.transform, as the writer does. Exports and load reports
+    expire after retention_in_days.
   EOT
   type = object({
     enabled                        = optional(bool, false)
@@ -200,7 +212,6 @@ variable "export_load" {
     threads                        = optional(number, 16)
     write_units_per_second         = optional(number)
     reserved_concurrent_executions = optional(number)
-    transform                      = optional(string)
     retention_in_days              = optional(number, 14)
   })
   default  = {}
@@ -239,13 +250,6 @@ variable "export_load" {
   validation {
     condition     = var.export_load.reserved_concurrent_executions == null || try(var.export_load.reserved_concurrent_executions >= 0, false)
     error_message = "export_load.reserved_concurrent_executions must be null (unreserved) or a number >= 0."
-  }
-
-  validation {
-    condition = var.export_load.transform == null || can(regex("^[A-Za-z_][\\w.]*:[A-Za-z_]\\w*$", coalesce(var.export_load.transform, "x:y"))) || (
-      can(regex("^\\s*\\{", coalesce(var.export_load.transform, "x"))) && can(jsondecode(coalesce(var.export_load.transform, "x")))
-    )
-    error_message = "export_load.transform must look like package.module:function, or be a JSON mapping object (jsonencode({ set = {...}, drop = [...] }))."
   }
 
   validation {

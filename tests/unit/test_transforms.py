@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 import uuid
 from typing import TYPE_CHECKING, Any
 
@@ -12,9 +13,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dynamigrate.backfill import backfill
-from dynamigrate.rule import PARKED, TableSchema, VersionRule
+from dynamigrate.changes import Change, decompress
+from dynamigrate.rule import APPLIED, PARKED, TableSchema, VersionRule, seq_from_int
 from dynamigrate.transforms import KeyMapping, TransformError, TransformLoadError, load
 from dynamigrate.verify import verify
+from dynamigrate.writer import ChangeWriter
 
 from .conftest import create_table
 
@@ -145,3 +148,45 @@ def test_given_a_rekey_backfill_with_the_mapping_then_verify_finds_the_tables_eq
     (refused,) = [d for d in result.differences if d.kind == "untransformable"]
     assert refused.key == {"pub": {"S": "pub1"}, "external_id": {"S": "x13"}}
     assert "attribute 'headline' is missing" in refused.reason
+
+
+def test_given_the_writer_configured_with_a_mapping_then_live_changes_reach_the_new_key_and_refusals_are_parked(
+    moto_aws: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client = boto3.client("dynamodb")
+    create_table("articles", {"guid": "S"})
+    create_table("ledger", {"pk": "S"}, ttl="expires_at")
+    boto3.client("s3").create_bucket(Bucket="changes")
+    environment = {"TARGET_TABLE_NAME": "articles", "LEDGER_TABLE_NAME": "ledger", "CHANGE_BUCKET_NAME": "changes"}
+    for name, value in {**environment, "TRANSFORM": json.dumps(SEED)}.items():
+        monkeypatch.setenv(name, value)
+    writer = ChangeWriter.from_env()  # as the Lambda builds it at cold start
+
+    def summary(number: str, headline: str | None) -> dict[str, Any]:
+        item = {"pub": {"S": "p"}, "external_id": {"S": number}}
+        return {**item, "headline": {"S": headline}} if headline else item
+
+    def change(op: str, seq: int, new: dict[str, Any] | None, old: dict[str, Any] | None = None) -> Change:
+        keys = {k: (new or old or {})[k] for k in ("pub", "external_id")}
+        return Change(op=op, keys=keys, seq=seq_from_int(seq), ts=time.time(), new=new, old=old)
+
+    changes = [
+        change("INSERT", 1, summary("1", "one")),
+        change("INSERT", 2, summary("2", "two")),
+        change("REMOVE", 3, None, old=summary("2", "two")),  # found by its old image's new key
+        change("INSERT", 4, summary("3", None)),  # no headline: the mapping refuses it
+    ]
+    result = writer.apply_changes(changes, "changes/rekey.jsonl.gz")
+    assert result.tally.counts[APPLIED] == 2 and result.tally.counts[PARKED] == 1
+
+    def article(number: str) -> dict[str, Any] | None:
+        key = {"guid": {"S": str(uuid.uuid5(uuid.NAMESPACE_URL, f"p/{number}"))}}
+        return client.get_item(TableName="articles", Key=key, ConsistentRead=True).get("Item")
+
+    assert article("1") is not None and article("1")["title"] == {"S": "one"} and "headline" not in article("1")
+    assert article("2") is None and article("3") is None
+    assert result.dead_letter_key is not None
+    body = boto3.client("s3").get_object(Bucket="changes", Key=result.dead_letter_key)["Body"].read()
+    (line,) = [json.loads(raw) for raw in decompress(body).splitlines() if b'"reason"' in raw]
+    assert line["keys"] == {"pub": {"S": "p"}, "external_id": {"S": "3"}}
+    assert "attribute 'headline' is missing" in line["reason"]

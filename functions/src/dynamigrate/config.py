@@ -87,6 +87,7 @@ class WriterConfig:
     max_object_bytes: int
     threads: int
     migration: str
+    transform: str | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> WriterConfig:
@@ -102,6 +103,7 @@ class WriterConfig:
             max_object_bytes=_int(env, "MAX_OBJECT_BYTES", DEFAULT_MAX_OBJECT_BYTES, 1024, 1024**3),
             threads=_int(env, "WRITER_THREADS", 8, 1, 64),
             migration=env.get("MIGRATION_NAME", "").strip() or "default",
+            transform=env.get("TRANSFORM", "").strip() or None,
         )
         if config.dead_letter_prefix.startswith(config.prefix) or config.prefix.startswith(config.dead_letter_prefix):
             raise ConfigError(

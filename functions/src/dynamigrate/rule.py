@@ -48,6 +48,11 @@ FAILED = "failed"  # transient failure after retries: the batch is retried
 
 SKIPPED_OUTCOMES = frozenset({STALE, TOMBSTONED, EXISTS})
 
+# The ledger sequence number of a key the application itself wrote in the target (``dynamigrate.dual``):
+# above every stream sequence number, so no replicated change and no bulk copy passes it in either mode
+# (attribute mode compares ``v``, which such a row does not have). docs/dual-access.md explains why.
+APPLICATION_SEQ = "9" * SEQ_WIDTH
+
 Transform = Callable[[Item], Item]
 
 
@@ -444,6 +449,11 @@ class VersionRule:
         return self._guarded(
             key, ledger_id(key), {"ConditionExpression": ledger_condition, **check}, action, labels=(STALE, STALE)
         )
+
+
+def application_owned(ledger_row: Item | None) -> bool:
+    """Whether a ledger row says the application wrote (or deleted) the key in the target: the target is its truth."""
+    return ledger_row is not None and ledger_row.get("seq") == {"S": APPLICATION_SEQ}
 
 
 def seq_from_int(value: int) -> str:

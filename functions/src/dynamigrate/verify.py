@@ -22,6 +22,12 @@ Numbers compare by value and sets ignore order (``ddbjson.items_equal``).
 row being unchanged since they were read, so a repair never overwrites a
 change that replication applied meanwhile.
 
+With ``ledger_table`` (the application writes the target through
+``dynamigrate.dual``), keys whose ledger row says the application wrote or
+deleted them in the target are the application's: the target is their truth
+and the source is stale by design, so they are counted as
+``application_owned`` (on each side) and not compared; repairs never touch them.
+
 ``sample`` checks about that many source items from randomly chosen scan
 segments instead of the whole table (forward pass only), for tables too large
 to compare in full.
@@ -41,7 +47,7 @@ from typing import TYPE_CHECKING, Any
 from dynamigrate.apply import execute
 from dynamigrate.backfill import scan_segment
 from dynamigrate.ddbjson import canonical_key, describe_key, differing_attributes, items_equal, key_of, ledger_id
-from dynamigrate.rule import APPLIED
+from dynamigrate.rule import APPLIED, application_owned
 from dynamigrate.transforms import REFUSALS
 
 if TYPE_CHECKING:
@@ -87,6 +93,7 @@ class VerifyReport:
     repairs: Counter[str] = field(default_factory=Counter)
     sampled: bool = False
     seconds: float = 0.0
+    application_owned: Counter[str] = field(default_factory=Counter)  # "source" / "target" items not compared
 
     def count(self, kind: str) -> int:
         return self.counts[kind]
@@ -100,7 +107,9 @@ class VerifyReport:
     def equal(self) -> bool:
         """The tables matched when compared (repairs made by this run are reported, not counted in)."""
         differences = sum(self.counts[k] for k in KINDS)
-        return differences == 0 and (self.sampled or self.source_items == self.target_items)
+        compared_source = self.source_items - self.application_owned["source"]
+        compared_target = self.target_items - self.application_owned["target"]
+        return differences == 0 and (self.sampled or compared_source == compared_target)
 
     def as_dict(self, samples: int = SAMPLE_LIMIT) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -119,6 +128,8 @@ class VerifyReport:
             "seconds": round(self.seconds, 3),
             "samples": [d.as_dict() for d in self.differences[:samples]],
         }
+        if self.application_owned:
+            out["application_owned"] = dict(self.application_owned)
         if self.repairs:
             out["repaired"] = self.repairs[APPLIED]
             out["repair_skipped"] = sum(v for k, v in self.repairs.items() if k != APPLIED)
@@ -160,7 +171,22 @@ class _Verify:
     repair: VersionRule | None
     progress: Callable[[int], None] | None
     report: VerifyReport
+    ledger_table: str | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def owned(self, keys: list[Item]) -> set[str]:
+        """Canonical forms of the target keys the application owns (empty without ``ledger_table``)."""
+        if self.ledger_table is None or not keys:
+            return set()
+        ids = {ledger_id(key): canonical_key(key) for key in keys}
+        rows = batch_get(self.target, self.ledger_table, [{"pk": {"S": ident}} for ident in ids])
+        return {ids[row["pk"]["S"]] for row in rows.values() if application_owned(row)}
+
+    def owned_now(self, key: Item) -> bool:
+        """Re-read one key's ledger row (a difference is rechecked: the application may have written it since)."""
+        if self.ledger_table is None:
+            return False
+        return application_owned(_get(self.target, self.ledger_table, {"pk": {"S": ledger_id(key)}}))
 
     def expected(self, item: Item) -> Item | Difference:
         """The target item ``item`` should be, or why the transform refuses it (an ``untransformable`` difference)."""
@@ -185,6 +211,10 @@ class _Verify:
             difference = Difference("different", key, differing_attributes(want, held))
         if self.repair is not None:
             ledger = _get(self.target, self.repair.ledger_table, {"pk": {"S": ledger_id(key)}})
+            if application_owned(ledger):  # the application's own write: never "repaired" back to the source
+                with self.lock:
+                    self.report.repairs["application_owned"] += 1
+                return difference
             outcome = execute(self.target, self.repair.plan_repair(key, want, held, ledger)).outcome
             with self.lock:
                 self.report.repairs[outcome] += 1
@@ -193,7 +223,7 @@ class _Verify:
     def forward_page(self, page: list[Item]) -> None:
         suspects = []
         confirmed: list[Difference] = []
-        matched = 0
+        matched = owned = 0
         # Looked up BATCH_GET_LIMIT at a time, so only one page and one batch are held at once.
         for start in range(0, len(page), BATCH_GET_LIMIT):
             wanted = []
@@ -205,13 +235,18 @@ class _Verify:
                     wanted.append((item, want))
             keys = [key_of(want, self.target_key) for _, want in wanted]
             found = batch_get(self.target, self.target_table, keys)
+            mine = self.owned(keys)
             for (item, want), key in zip(wanted, keys, strict=True):
-                if items_equal(want, found.get(canonical_key(key))):
+                if canonical_key(key) in mine:
+                    owned += 1
+                elif items_equal(want, found.get(canonical_key(key))):
                     matched += 1
                 else:
                     suspects.append((key_of(item, self.source_key), key))
-        untransformable = len(confirmed)
         for source_item_key, target_item_key in suspects:
+            if self.owned_now(target_item_key):
+                owned += 1
+                continue
             fresh = _get(self.source, self.source_table, source_item_key)
             held = _get(self.target, self.target_table, target_item_key)
             expected = self.expected(fresh) if fresh is not None else None
@@ -221,9 +256,12 @@ class _Verify:
             difference = self.settle(target_item_key, expected, held)
             if difference is not None:
                 confirmed.append(difference)
+            else:
+                matched += 1
         with self.lock:
             self.report.source_items += len(page)
-            self.report.matched += matched + (len(suspects) - (len(confirmed) - untransformable))
+            self.report.matched += matched
+            self.report.application_owned["source"] += owned
             self.report.rechecked += len(suspects)
             for difference in confirmed:
                 self.report.add(difference)
@@ -232,9 +270,15 @@ class _Verify:
 
     def backward_page(self, page: list[Item]) -> None:
         extras: list[Difference] = []
-        if self.transform is None:
-            for start in range(0, len(page), BATCH_GET_LIMIT):
-                keys = [key_of(item, self.source_key) for item in page[start : start + BATCH_GET_LIMIT]]
+        owned = 0
+        for start in range(0, len(page), BATCH_GET_LIMIT):
+            batch = [key_of(item, self.target_key) for item in page[start : start + BATCH_GET_LIMIT]]
+            mine = self.owned(batch)
+            owned += len(mine)
+            if self.transform is not None:
+                continue  # extras are detected by count: a new key cannot be mapped back to an old one
+            keys = [key for key in batch if canonical_key(key) not in mine]
+            if keys:
                 found = batch_get(self.source, self.source_table, keys)
                 for key in keys:
                     # Re-read both sides before reporting: live traffic may have moved on.
@@ -246,6 +290,7 @@ class _Verify:
                         extras.append(difference)
         with self.lock:
             self.report.target_items += len(page)
+            self.report.application_owned["target"] += owned
             for difference in extras:
                 self.report.add(difference)
         if self.progress is not None:
@@ -266,11 +311,22 @@ def verify(
     repair: VersionRule | None = None,
     sample: int = 0,
     item_count: int = 0,
+    ledger_table: str | None = None,
 ) -> VerifyReport:
     """Compare the tables (see the module docstring); ``repair`` fixes what differs through the version rule."""
     report = VerifyReport(source_table=source_table, target_table=target_table, sampled=sample > 0)
     run = _Verify(
-        source, target, source_table, target_table, source_key, target_key, transform, repair, progress, report
+        source,
+        target,
+        source_table,
+        target_table,
+        source_key,
+        target_key,
+        transform,
+        repair,
+        progress,
+        report,
+        ledger_table,
     )
     started = time.monotonic()
 

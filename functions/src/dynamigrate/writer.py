@@ -26,6 +26,7 @@ from dynamigrate.changes import (
 from dynamigrate.config import WriterConfig
 from dynamigrate.ddbjson import InvalidItemError, describe_key, ledger_id
 from dynamigrate.rule import APPLIED, FAILED, PARKED, STALE, TOMBSTONED, TargetChange, VersionRule
+from dynamigrate.transforms import REFUSALS
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -96,7 +97,13 @@ class ChangeWriter:
 
     @classmethod
     def from_env(cls, **kwargs: Any) -> ChangeWriter:
-        return cls(WriterConfig.from_env(), **kwargs)
+        """The writer the environment configures, with its transform (``TRANSFORM``) loaded at cold start."""
+        config = WriterConfig.from_env()
+        if config.transform and "transform" not in kwargs:
+            from dynamigrate.transforms import load  # noqa: PLC0415 - only when a transform is configured
+
+            kwargs["transform"] = load(config.transform)
+        return cls(config, **kwargs)
 
     @property
     def rule(self) -> VersionRule:
@@ -158,7 +165,7 @@ class ChangeWriter:
             summary.ttl_deletes += change.ttl
             try:
                 target = rule.target_change(change, self.transform)
-            except (InvalidItemError, KeyError, TypeError) as exc:
+            except REFUSALS as exc:  # a bad key, or an item the transform refuses (InvalidItemError is a ValueError)
                 parked.append((change, str(exc)))
                 continue
             # Keep only the newest change per key: same final state, fewer writes.

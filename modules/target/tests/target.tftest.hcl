@@ -333,6 +333,7 @@ run "writer_function" {
       CHANGE_PREFIX                = "changes/"
       DEAD_LETTER_PREFIX           = "dead-letter/"
       VERSION_ATTRIBUTE            = ""
+      TRANSFORM                    = ""
       LEDGER_RETENTION_SECONDS     = "1209600"
       WRITER_THREADS               = "8"
       MIGRATION_NAME               = "orders-migration"
@@ -480,8 +481,8 @@ run "export_load_state_machine" {
       exporter_principal_arns = ["arn:aws:iam::111111111111:role/orders-migration-operator", "arn:aws:iam::111111111111:role/platform-*"]
       max_concurrency         = 25
       write_units_per_second  = 5000
-      transform               = "rekey.orders:to_v2"
     }
+    transform = "rekey.orders:to_v2"
   }
 
   assert {
@@ -700,40 +701,41 @@ run "rejects_export_load_rate_below_one_unit_per_loader" {
   expect_failures = [var.export_load]
 }
 
-run "export_load_json_mapping_transform" {
+run "json_mapping_transform_reaches_the_writer_and_the_loader" {
   command = plan
 
   variables {
-    export_load = {
-      enabled   = true
-      transform = jsonencode({ set = { guid = { uuid5 = ["pub", "external_id"], namespace = "url" } }, drop = ["pub", "external_id"] })
-    }
+    export_load = { enabled = true }
+    transform   = jsonencode({ set = { guid = { uuid5 = ["pub", "external_id"], namespace = "url" } }, drop = ["pub", "external_id"] })
   }
 
   assert {
-    condition     = jsondecode(aws_lambda_function.loader[0].environment[0].variables.TRANSFORM).set.guid.namespace == "url"
-    error_message = "A JSON key mapping must reach the loader function as it is."
+    condition = (
+      jsondecode(aws_lambda_function.loader[0].environment[0].variables.TRANSFORM).set.guid.namespace == "url"
+      && aws_lambda_function.this.environment[0].variables.TRANSFORM == aws_lambda_function.loader[0].environment[0].variables.TRANSFORM
+    )
+    error_message = "A JSON key mapping must reach the writer and the loader as it is, the same for both."
   }
 }
 
-run "rejects_export_load_json_that_is_not_an_object" {
+run "rejects_transform_json_that_is_not_an_object" {
   command = plan
 
   variables {
-    export_load = { enabled = true, transform = "{not json" }
+    transform = "{not json"
   }
 
-  expect_failures = [var.export_load]
+  expect_failures = [var.transform]
 }
 
-run "rejects_export_load_bad_transform" {
+run "rejects_bad_transform" {
   command = plan
 
   variables {
-    export_load = { enabled = true, transform = "not a transform" }
+    transform = "not a transform"
   }
 
-  expect_failures = [var.export_load]
+  expect_failures = [var.transform]
 }
 
 ################################################################################

@@ -563,7 +563,17 @@ def verify(
         bool,
         typer.Option("--repair", help="Rewrite differing items through the version rule (needs --ledger-table)."),
     ] = False,
-    ledger_table: Annotated[str | None, typer.Option(help="The replicator's ledger table (for --repair).")] = None,
+    ledger_table: Annotated[
+        str | None, typer.Option(help="The replicator's ledger table (for --repair and --dual-access).")
+    ] = None,
+    dual_access: Annotated[
+        bool,
+        typer.Option(
+            "--dual-access",
+            help="The application writes the target through dynamigrate.dual: keys it wrote or deleted there "
+            "are its own (counted, not compared). Needs --ledger-table.",
+        ),
+    ] = False,
     version_attribute: VersionAttributeOpt = None,
     transform: Annotated[
         str | None,
@@ -586,6 +596,8 @@ def verify(
 
     if repair and not ledger_table:
         raise typer.BadParameter("--repair writes through the version rule: pass the pipeline's --ledger-table")
+    if dual_access and not ledger_table:
+        raise typer.BadParameter("--dual-access reads which keys the application owns from the --ledger-table")
     source, target = _accounts(
         endpoint_url=endpoint_url,
         region=region,
@@ -600,8 +612,9 @@ def verify(
     target_schema = TableSchema.from_description(_describe(target, target_table, "target"))
     item_transform = _transform(transform)
     rule = None
-    if repair and ledger_table:
+    if ledger_table and (repair or dual_access):
         _describe(target, ledger_table, "ledger")
+    if repair and ledger_table:
         rule = VersionRule(target_schema, ledger_table, version_attribute=version_attribute)
     with progress_bar(console) as progress:
         task = progress.add_task("verify", total=None, rate="")
@@ -618,6 +631,7 @@ def verify(
             repair=rule,
             sample=sample,
             item_count=int(source_desc.get("ItemCount") or 0),
+            ledger_table=ledger_table if dual_access else None,
         )
     _emit(result.as_dict(samples), as_json)
     if repair and not result.equal:
