@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from dynamigrate.changes import DEFAULT_MAX_OBJECT_BYTES
@@ -155,3 +156,35 @@ class LoaderConfig:
                 if name < other and (value.startswith(other_value) or other_value.startswith(value)):
                     raise ConfigError(f"{name} {value!r} and {other} {other_value!r} overlap")
         return config
+
+
+def moved_at(raw: str, name: str = "WRITES_MOVED_AT") -> float | None:
+    """An RFC 3339 time (``2026-11-24T10:00:00Z``) as epoch seconds; empty means not declared yet."""
+    raw = raw.strip()
+    if not raw:
+        return None
+    try:
+        parsed = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise ConfigError(f"{name}={raw!r} is not an RFC 3339 time such as 2026-11-24T10:00:00Z") from exc
+    if parsed.tzinfo is None:
+        raise ConfigError(f"{name}={raw!r} has no time zone: write it in UTC, e.g. 2026-11-24T10:00:00Z")
+    return parsed.timestamp()
+
+
+@dataclass(frozen=True)
+class WriteGuardConfig:
+    """The old table's write guard (modules/write-guard): after ``writes_moved_at``, every write is foreign."""
+
+    table: str
+    writes_moved_at: float | None
+    migration: str
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> WriteGuardConfig:
+        env = os.environ if env is None else env
+        return cls(
+            table=_required(env, "GUARDED_TABLE_NAME"),
+            writes_moved_at=moved_at(env.get("WRITES_MOVED_AT", "")),
+            migration=env.get("MIGRATION_NAME", "").strip() or "default",
+        )
