@@ -639,6 +639,69 @@ def verify(
     raise typer.Exit(0 if result.equal else 1)
 
 
+@app.command("retire-table")
+def retire_table(
+    table: Annotated[str, typer.Option(help="The OLD table of a rekey, to retire.")],
+    guard_function: Annotated[
+        str, typer.Option(help="The write guard watching it (modules/write-guard output function_name).")
+    ],
+    migration: Annotated[str, typer.Option(help="The guard's migration name (its module's name).")],
+    quiet_days: Annotated[float, typer.Option(min=0.0, help="Days the guard must have seen no foreign write.")] = 14.0,
+    snapshot: Annotated[
+        str, typer.Option(help="export (Export to S3, needs --bucket and PITR) or backup (on-demand backup).")
+    ] = "export",
+    bucket: Annotated[str | None, typer.Option(help="S3 bucket for the export snapshot.")] = None,
+    prefix: Annotated[str, typer.Option(help="Key prefix of the export snapshot.")] = "retired/",
+    keep_capacity: Annotated[
+        bool, typer.Option("--keep-capacity", help="Do not lower provisioned capacity to the minimum.")
+    ] = False,
+    delete: Annotated[
+        bool, typer.Option("--delete", help="Second sitting: delete the table (needs --confirm and --snapshot-ref).")
+    ] = False,
+    confirm: Annotated[str | None, typer.Option(help="The table's name again, to delete it.")] = None,
+    snapshot_ref: Annotated[
+        str | None, typer.Option(help="The export or backup ARN the first run printed (checked before deleting).")
+    ] = None,
+    endpoint_url: EndpointOpt = None,
+    region: RegionOpt = None,
+    profile: SourceProfileOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Retire the old table: check the guard saw no foreign writes, snapshot, lower capacity; later, delete."""
+    from dynamigrate.retire import Retirement, RetirePlan, RetireRefusedError  # noqa: PLC0415
+
+    if snapshot not in ("export", "backup"):
+        raise typer.BadParameter("--snapshot must be export or backup")
+    account, _ = _accounts(
+        endpoint_url=endpoint_url,
+        region=region,
+        source_role_arn=None,
+        target_role_arn=None,
+        external_id=None,
+        source_profile=profile,
+        target_profile=None,
+    )
+    plan = RetirePlan(
+        table=table,
+        guard_function=guard_function,
+        migration=migration,
+        quiet_seconds=quiet_days * 86400,
+        snapshot=snapshot,
+        bucket=bucket,
+        prefix=prefix,
+        lower_capacity=not keep_capacity,
+        delete=delete,
+        confirm=confirm,
+        snapshot_ref=snapshot_ref,
+    )
+    try:
+        report = Retirement(account.dynamodb(), account.lambda_(), account.cloudwatch(), plan).run()
+    except RetireRefusedError as exc:
+        console.print(f"[bold red]refused:[/] {exc}")
+        raise typer.Exit(1) from exc
+    _emit(report.as_dict(), as_json)
+
+
 @app.command()
 def version() -> None:
     """Print the version."""
