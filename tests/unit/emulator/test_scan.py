@@ -56,18 +56,23 @@ def key(table: Table, hash_number: int, range_number: int, key_type: str) -> dic
     return found
 
 
+# Up to 180 KB per item: pages hold a few items (1 MB limit), and an update replacing the pad stays
+# under moto's size check, which adds the new value to the old item's size (DynamoDB would not).
+PAD = 60_000
+
+
 def apply(ddb: Any, table: Table, write: tuple[str, int, int, int], key_type: str) -> None:
     action, hash_number, range_number, size = write
     item_key = key(table, hash_number, range_number, key_type)
     if action == "put":
-        ddb.put_item(TableName="t", Item={**item_key, "a": {"N": str(size)}, "pad": {"S": "x" * (size * 120_000)}})
+        ddb.put_item(TableName="t", Item={**item_key, "a": {"N": str(size)}, "pad": {"S": "x" * (size * PAD)}})
     elif action == "update":
         ddb.update_item(
             TableName="t",
             Key=item_key,
             UpdateExpression="SET a = :a, #pad = :pad",  # an item's size changes in place: pages must follow
             ExpressionAttributeNames={"#pad": "pad"},
-            ExpressionAttributeValues={":a": {"N": str(size)}, ":pad": {"S": "y" * (size * 120_000)}},
+            ExpressionAttributeValues={":a": {"N": str(size)}, ":pad": {"S": "y" * (size * PAD)}},
         )
     else:
         ddb.delete_item(TableName="t", Key=item_key)
