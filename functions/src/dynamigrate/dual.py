@@ -272,7 +272,7 @@ class DualTable:
             body["ExpressionAttributeValues"] = to_attribute_values(values)
         if names:
             body["ExpressionAttributeNames"] = dict(names)
-        while True:
+        for _attempt in range(2):  # the second is never guarded, so it cannot end "absent"
             request = {kind: dict(part) for kind, part in action.items()}
             part = next(iter(request.values()))
             if guarded:
@@ -296,6 +296,7 @@ class DualTable:
                     )
                 else:
                     self._copy(key, self._old_key(old_key))
+        raise AssertionError("unreachable")  # pragma: no cover
 
     def _transact(self, operation: str, key: Item, action: dict[str, Any], *, deleted: bool, guarded: bool) -> None:
         """One transaction: pin the key's ledger row, and the write; conditions failing as the plain call would."""
