@@ -175,6 +175,10 @@ fmt: $(VENV)/.installed ## Format Python and Terraform sources
 demo: build tfrc ## Rehearse a whole cross-account migration on the embedded emulator
 	$(BIN)/dynamigrate demo $(DEMO_ARGS)
 
+.PHONY: demo-rekey
+demo-rekey: build tfrc ## Rehearse a move to a new key schema (Summaries to Articles) on the embedded emulator
+	$(BIN)/dynamigrate demo-rekey $(DEMO_ARGS)
+
 # ---------------------------------------------------------------- bench ----
 
 # One core, as the targets are stated: taskset when the machine has it.

@@ -147,8 +147,8 @@ output "migration" {
   description = "Everything the dynamigrate CLI needs about this migration, grouped by account (`terraform output -json migration`)."
 
   precondition {
-    condition     = module.source.table_key == module.target.table_key
-    error_message = "The target table's key schema ${jsonencode(module.target.table_key)} differs from the source table's ${jsonencode(module.source.table_key)}. Replication copies items as they are, so both tables need the same key attributes and types; create the target table with the source's key schema (moving to a new key schema needs an item transform: see the rekey runbook)."
+    condition     = var.transform != null || module.source.table_key == module.target.table_key
+    error_message = "The target table's key schema ${jsonencode(module.target.table_key)} differs from the source table's ${jsonencode(module.source.table_key)}. Without a transform, replication copies items as they are, so both tables need the same key attributes and types: create the target table with the source's key schema, or set transform to move to the new key schema (docs/transforms.md)."
   }
 
   value = {

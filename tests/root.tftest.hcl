@@ -287,6 +287,30 @@ run "fails_when_target_key_schema_differs" {
   expect_failures = [output.migration]
 }
 
+run "a_transform_allows_a_new_key_schema" {
+  command = plan
+
+  variables {
+    transform = jsonencode({ set = { guid = { uuid5 = ["pk", "sk"], namespace = "url" } } })
+  }
+
+  override_data {
+    target = module.target.data.aws_dynamodb_table.target
+    values = {
+      name      = "orders-v2"
+      arn       = "arn:aws:dynamodb:eu-central-1:222222222222:table/orders-v2"
+      hash_key  = "guid"
+      range_key = ""
+      attribute = [{ name = "guid", type = "S" }]
+    }
+  }
+
+  assert {
+    condition     = module.target.table_key.hash_key == "guid" && output.migration.target.table_name == "orders-v2"
+    error_message = "With a transform, the target may have another key schema (the migration output is planned, not refused)."
+  }
+}
+
 run "accepts_matching_key_schemas" {
   command = plan
 

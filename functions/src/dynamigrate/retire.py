@@ -137,11 +137,19 @@ class Retirement:
                 f"the guard has not watched long enough; run again after {ready}"
             )
         stream = table.get("LatestStreamArn")
-        mappings = self.lambda_client.list_event_source_mappings(FunctionName=name).get("EventSourceMappings", [])
-        if not any(m.get("EventSourceArn") == stream and m.get("State") in ("Enabled", "Updating") for m in mappings):
+        function_arn = str(config.get("FunctionArn", ""))
+        mappings = (
+            self.lambda_client.list_event_source_mappings(EventSourceArn=stream).get("EventSourceMappings", [])
+            if stream
+            else []
+        )
+        states = {str(m.get("State")) for m in mappings if m.get("FunctionArn") in (function_arn, name)}
+        if not states & {"Enabled", "Updating"}:
+            found = ", ".join(sorted(states)) or "no mapping"
             raise RetireRefusedError(
-                f"write guard {name} is not reading {self.plan.table}'s current stream ({stream}): it cannot have "
-                "seen foreign writes. Enable it (module variable enabled = true) and wait for the quiet period"
+                f"write guard {name} is not reading {self.plan.table}'s current stream ({stream}; found: {found}): "
+                "it cannot have seen foreign writes. Enable it (module variable enabled = true) and wait for the "
+                "quiet period"
             )
         report.quiet_since = datetime.fromtimestamp(quiet_since, UTC).isoformat(timespec="seconds")
         report.foreign_writes = self._foreign_writes(quiet_since, now)

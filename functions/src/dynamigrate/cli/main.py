@@ -249,6 +249,48 @@ def demo(
     raise typer.Exit(code)
 
 
+@app.command("demo-rekey")
+def demo_rekey(
+    items: Annotated[int, typer.Option(min=1, help="Articles in the old table before the migration.")] = 2000,
+    seed: Annotated[int, typer.Option(help="Random seed for the data and the application.")] = 7,
+    rate: Annotated[float, typer.Option(min=0, help="Application calls (DualTable) per second.")] = 40.0,
+    live_seconds: Annotated[float, typer.Option(min=1, help="Seconds the application keeps running.")] = 20.0,
+    segments: SegmentsOpt = 4,
+    example_dir: Annotated[Path, typer.Option(help="Terraform example to apply.")] = Path("examples/rekey"),
+    lambda_zip: Annotated[Path, typer.Option(help="Lambda package built by `make build`.")] = Path(
+        "dist/dynamigrate-lambda.zip"
+    ),
+    work_dir: Annotated[Path, typer.Option(help="Working folder (Terraform state, logs).")] = Path("build/demo-rekey"),
+    destroy: Annotated[
+        bool, typer.Option("--destroy", help="terraform destroy at the end (the old table is then kept).")
+    ] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Rehearse the seed's move to a new key schema (Summaries to Articles) on the embedded emulator."""
+    from dynamigrate.cli.demo import DemoError  # noqa: PLC0415
+    from dynamigrate.cli.rekey import RekeyOptions, RekeyRehearsal  # noqa: PLC0415
+    from dynamigrate.cli.terraform import TerraformError  # noqa: PLC0415
+
+    options = RekeyOptions(
+        items=items,
+        seed=seed,
+        rate=rate,
+        live_seconds=live_seconds,
+        segments=segments,
+        example_dir=example_dir,
+        lambda_zip=lambda_zip,
+        work_dir=work_dir,
+        destroy=destroy,
+        json_output=as_json,
+    )
+    try:
+        code = RekeyRehearsal(options, Console(stderr=as_json)).run()
+    except (DemoError, TerraformError) as exc:
+        console.print(f"[bold red]demo-rekey failed:[/] {exc}")
+        raise typer.Exit(1) from exc
+    raise typer.Exit(code)
+
+
 @app.command()
 def backfill(
     source_table: Annotated[str, typer.Option(help="Table to copy from (source account).")],
