@@ -438,7 +438,7 @@ class RekeyRehearsal(Rehearsal):
         )
         table.add_row(
             "replication (mapped)",
-            f"{pipe['changes_applied']:,} applied, {pipe['changes_stale']:,} stale (the application's writes won)",
+            f"{pipe['changes_applied']:,} applied, {pipe['changes_stale']:,} stale skipped",
         )
         table.add_row(
             "verify",
