@@ -190,7 +190,9 @@ class Rehearsal:
     def migrate(self, emu: Sandbox, deployment: Deployment, stack: ExitStack) -> dict[str, Any]:
         """Live application + bulk copy + replication, then drain and verify."""
         opts = self.options
-        traffic_stop, traffic_result, traffic_proc = self._start_traffic(emu, deployment.source_table)
+        traffic_stop, traffic_result, traffic_proc = self._start_application(
+            emu, _traffic_main, table=deployment.source_table, existing=opts.items
+        )
         traffic_started = time.monotonic()
         stack.callback(self._stop_process, traffic_proc, traffic_stop)
         traffic_stop.wait(min(3.0, opts.live_seconds / 4))
@@ -207,7 +209,9 @@ class Rehearsal:
         if remaining > 0:
             traffic_stop.wait(remaining)
         traffic_stop.set()
-        traffic = self._collect_traffic(traffic_proc, traffic_result)
+        traffic: dict[str, Any] = self._collect_application(traffic_proc, traffic_result)
+        if traffic.get("errors"):
+            raise DemoError(f"the rehearsal application hit write errors: {traffic.get('error_samples')}")
         self.step("live application stopped", traffic_started, f"{traffic['total']} writes")
 
         t = time.monotonic()
@@ -325,42 +329,39 @@ class Rehearsal:
             env=env,
         )
 
-    def _start_traffic(
-        self, emu: Sandbox, table: str
+    def _start_application(
+        self, emu: Sandbox, target: Any, **kwargs: Any
     ) -> tuple[Any, multiprocessing.Queue[Any], multiprocessing.process.BaseProcess]:
+        """Run ``target`` (an application) in its own process, talking to the sandbox, until told to stop."""
         ctx = multiprocessing.get_context("spawn")
         stop = ctx.Event()
         results: multiprocessing.Queue[Any] = ctx.Queue()
         proc = ctx.Process(
-            target=_traffic_main,
+            target=target,
             name="rehearsal-application",
             kwargs={
                 "endpoint_url": emu.endpoint_url,
                 "credentials": emu.credentials(self.options.source_account),
                 "region": self.options.region,
-                "table": table,
-                "existing": self.options.items,
                 "seed": self.options.seed,
                 "rate": self.options.rate,
                 "stop": stop,
                 "results": results,
+                **kwargs,
             },
             daemon=True,
         )
         proc.start()
         return stop, results, proc
 
-    def _collect_traffic(
-        self, proc: multiprocessing.process.BaseProcess, results: multiprocessing.Queue[Any]
-    ) -> dict[str, Any]:
+    @staticmethod
+    def _collect_application(proc: multiprocessing.process.BaseProcess, results: multiprocessing.Queue[Any]) -> Any:
         try:
-            counts: dict[str, Any] = results.get(timeout=60)
+            report = results.get(timeout=60)
         except queue.Empty as exc:
-            raise DemoError("the rehearsal application did not report its writes") from exc
+            raise DemoError("the rehearsal application did not report what it did") from exc
         proc.join(timeout=10)
-        if counts.get("errors"):
-            raise DemoError(f"the rehearsal application hit write errors: {counts.get('error_samples')}")
-        return counts
+        return report
 
     @staticmethod
     def _stop_process(proc: multiprocessing.process.BaseProcess, stop: Any) -> None:

@@ -27,8 +27,6 @@ there, nothing was parked, and the guard saw no foreign writes after the move.
 from __future__ import annotations
 
 import math
-import multiprocessing
-import queue
 import random
 import signal
 import time
@@ -50,6 +48,7 @@ from dynamigrate.transforms import load
 from dynamigrate.verify import verify
 
 if TYPE_CHECKING:
+    import multiprocessing
     from contextlib import ExitStack
     from multiprocessing.synchronize import Event
 
@@ -180,7 +179,14 @@ class RekeyRehearsal(Rehearsal):
             f"{legacy.edited} edits, {len(legacy.deleted)} deletes, {len(legacy.added)} new; writes_moved_at {moved}",
         )
 
-        stop, results, proc = self._start_application(emu, ledger, mapping, legacy)
+        stop, results, proc = self._start_application(
+            emu,
+            _application_main,
+            ledger=ledger,
+            mapping=mapping,
+            known=[i for i in range(opts.items) if i not in legacy.deleted] + legacy.added,
+            first_new=opts.items + len(legacy.added),
+        )
         started = time.monotonic()
         stack.callback(self._stop_process, proc, stop)
         stop.wait(min(3.0, opts.live_seconds / 4))
@@ -196,7 +202,7 @@ class RekeyRehearsal(Rehearsal):
         if remaining > 0:
             stop.wait(remaining)
         stop.set()
-        app = self._collect_application(proc, results)
+        app: dict[str, Any] = self._collect_application(proc, results)
         self.step("application stopped", started, f"{app['operations']} DualTable calls")
 
         t = time.monotonic()
@@ -268,44 +274,6 @@ class RekeyRehearsal(Rehearsal):
         tf.apply()
         time.sleep(max(0.0, moved - time.time()))
         return stamp
-
-    def _start_application(
-        self, emu: Sandbox, ledger: str, mapping: str, legacy: Legacy
-    ) -> tuple[Any, multiprocessing.Queue[Any], multiprocessing.process.BaseProcess]:
-        ctx = multiprocessing.get_context("spawn")
-        stop = ctx.Event()
-        results: multiprocessing.Queue[Any] = ctx.Queue()
-        opts = self.options
-        proc = ctx.Process(
-            target=_application_main,
-            name="rehearsal-application",
-            kwargs={
-                "endpoint_url": emu.endpoint_url,
-                "credentials": emu.credentials(opts.source_account),
-                "region": opts.region,
-                "ledger": ledger,
-                "mapping": mapping,
-                "known": [i for i in range(opts.items) if i not in legacy.deleted] + legacy.added,
-                "first_new": opts.items + len(legacy.added),
-                "seed": opts.seed,
-                "rate": opts.rate,
-                "stop": stop,
-                "results": results,
-            },
-            daemon=True,
-        )
-        proc.start()
-        return stop, results, proc
-
-    def _collect_application(
-        self, proc: multiprocessing.process.BaseProcess, results: multiprocessing.Queue[Any]
-    ) -> dict[str, Any]:
-        try:
-            report: dict[str, Any] = results.get(timeout=60)
-        except queue.Empty as exc:
-            raise DemoError("the rehearsal application did not report") from exc
-        proc.join(timeout=10)
-        return report
 
     def _copy_rekey(self, deployment: Deployment, ledger: str, mapping: str) -> dict[str, Any]:
         checkpoint = self.options.work_dir / "backfill-checkpoint.json"
