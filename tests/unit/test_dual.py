@@ -294,3 +294,26 @@ def test_given_application_writes_during_the_copy_then_verify_with_dual_access_f
     assert owned.equal and owned.count("different") == owned.count("missing") == 0
     assert owned.application_owned == {"source": 2, "target": 2}  # edited + deleted; edited + new
     assert owned.matched == 18
+
+
+def test_given_an_eventually_consistent_miss_of_an_item_the_application_wrote_then_get_reads_it_again(rekey) -> None:
+    class Stale:
+        """The edge of the test: the first eventually consistent read of the new table misses, as it may on AWS."""
+
+        def __init__(self, client: Any) -> None:
+            self.client, self.missed = client, False
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(self.client, name)
+
+        def get_item(self, **kwargs: Any) -> dict[str, Any]:
+            if kwargs["TableName"] == NEW and not kwargs.get("ConsistentRead") and not self.missed:
+                self.missed = True
+                return {}
+            return dict(self.client.get_item(**kwargs))
+
+    old_put(rekey, "p", "15")
+    dual(rekey).update_item(**keys("p", "15"), UpdateExpression="SET title = :t", ExpressionAttributeValues={":t": "x"})
+    stale = Stale(rekey)
+    response = dual(stale).get_item(**keys("p", "15"))
+    assert stale.missed and response["Table"] == NEW and response["Item"]["title"] == "x"

@@ -157,8 +157,12 @@ class DualTable:
             self.log.warning("dual-access miss after cutover", extra={"table": self.table, "key": describe_key(key)})
             return {}
         old_key = self._old_key(OldKey)
-        if self._get(self.client, self.rule.ledger_table, {"pk": {"S": ledger_id(key)}}, consistent=True):
-            return {}  # written or deleted in the new table (by the application or replication): absent is the truth
+        row = self._get(self.client, self.rule.ledger_table, {"pk": {"S": ledger_id(key)}}, consistent=True)
+        if row is not None:  # written or deleted in the new table (by the application or replication): it is the truth
+            if ConsistentRead or row.get("deleted") == {"BOOL": True}:
+                return {}
+            item = self._get(self.client, self.table, key, consistent=True)  # the first read may have been stale
+            return {"Item": from_attribute_values(item), "Table": self.table} if item is not None else {}
         old = self._get(self.old_client, self.old_table, old_key, consistent=ConsistentRead)
         if old is None:
             return {}
