@@ -706,7 +706,7 @@ def retire_table(
     ] = None,
     endpoint_url: EndpointOpt = None,
     region: RegionOpt = None,
-    profile: SourceProfileOpt = None,
+    profile: Annotated[str | None, typer.Option(help="AWS profile of the table's account.")] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Retire the old table: check the guard saw no foreign writes, snapshot, lower capacity; later, delete."""
