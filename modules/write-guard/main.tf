@@ -90,7 +90,7 @@ locals {
     ]
   }
 
-  # Read the one stream, write the one log group: nothing else.
+  # Read the one table's streams, write the one log group: nothing else, no "*" resource.
   policy = {
     Version = "2012-10-17"
     Statement = [
@@ -101,11 +101,12 @@ locals {
         Resource = local.stream_arn
       },
       {
-        # ListStreams is not resource-scoped: AWS accepts only "*" for it.
-        Sid      = "ListStreams"
+        # ListStreams is authorised against the stream resource type: scoped to this table's
+        # streams, as in modules/source (AWS's own stream-only policy example does the same).
+        Sid      = "ListGuardedStreams"
         Effect   = "Allow"
         Action   = ["dynamodb:ListStreams"]
-        Resource = "*"
+        Resource = "${local.table_arn}/stream/*"
       },
       {
         Sid      = "WriteOwnLogs"

@@ -121,10 +121,11 @@ run "role_reads_one_stream_and_writes_one_log_group" {
       jsondecode(aws_iam_role_policy.this.policy).Statement[0].Resource == "arn:aws:dynamodb:eu-west-1:111111111111:table/Summaries/stream/2024-01-01T00:00:00.000"
       && jsondecode(aws_iam_role_policy.this.policy).Statement[2].Resource == "arn:aws:logs:eu-west-1:111111111111:log-group:/aws/lambda/articles-rekey-write-guard:*"
       && alltrue([for s in jsondecode(aws_iam_role_policy.this.policy).Statement : alltrue([for a in s.Action : !endswith(a, "*")])])
-      && length([for s in jsondecode(aws_iam_role_policy.this.policy).Statement : s if s.Resource == "*"]) == 1
+      && length([for s in jsondecode(aws_iam_role_policy.this.policy).Statement : s if s.Resource == "*"]) == 0
       && jsondecode(aws_iam_role_policy.this.policy).Statement[1].Action == ["dynamodb:ListStreams"]
+      && jsondecode(aws_iam_role_policy.this.policy).Statement[1].Resource == "arn:aws:dynamodb:eu-west-1:111111111111:table/Summaries/stream/*"
     )
-    error_message = "The guard may read only the old table's stream (only ListStreams takes a wildcard resource) and write only its own logs."
+    error_message = "The guard may read only the old table's streams and write only its own logs: no wildcard resource."
   }
 
   assert {
