@@ -163,7 +163,6 @@ resource "aws_lambda_function" "this" {
 }
 
 resource "aws_lambda_event_source_mapping" "this" {
-  #checkov:skip=CKV_AWS_304:The guard only counts; a batch it cannot process is retried (bisected) until the records expire, and the Errors alarm below says the guard is blind, so no on-failure destination is needed.
   event_source_arn  = local.stream_arn
   function_name     = aws_lambda_function.this.arn
   enabled           = var.enabled
