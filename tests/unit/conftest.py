@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import importlib
+import io
 import json
+import zipfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -102,3 +104,28 @@ class FakeContext:
     @staticmethod
     def get_remaining_time_in_millis() -> int:
         return 60_000
+
+
+def deploy_function(name: str, handler: str, env: dict[str, str], *, event_source_arn: str | None = None) -> str:
+    """A function as the Terraform modules deploy it (its environment and event source), with a stub package:
+    moto runs no code without Docker, and the tests using this read the deployment, not the code."""
+    trust = {
+        "Statement": [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]
+    }
+    role = boto3.client("iam").create_role(RoleName=f"{name}-role", AssumeRolePolicyDocument=json.dumps(trust))["Role"]
+    package = io.BytesIO()
+    with zipfile.ZipFile(package, "w") as archive:
+        archive.writestr("handler.py", "def lambda_handler(event, context):\n    return {}\n")
+    client = boto3.client("lambda")
+    arn = client.create_function(
+        FunctionName=name,
+        Runtime="python3.12",
+        Role=role["Arn"],
+        Handler=handler,
+        Code={"ZipFile": package.getvalue()},
+        Environment={"Variables": env},
+    )["FunctionArn"]
+    if event_source_arn:
+        extra: dict[str, Any] = {"StartingPosition": "LATEST"} if ":sqs:" not in event_source_arn else {}
+        client.create_event_source_mapping(EventSourceArn=event_source_arn, FunctionName=name, **extra)
+    return str(arn)

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import io
 import json
 import time
-import zipfile
 from datetime import UTC, datetime
 from typing import Any
 
@@ -15,6 +13,7 @@ from typer.testing import CliRunner
 
 from dynamigrate.cli.main import app
 from dynamigrate.retire import Retirement, RetirePlan, RetireRefusedError
+from tests.unit.conftest import deploy_function
 
 TABLE, GUARD, MIGRATION = "Summaries", "articles-rekey-write-guard", "articles-rekey"
 DAY = 86400.0
@@ -43,27 +42,11 @@ def old_table(moto_aws: None) -> dict[str, Any]:
 
 def deploy_guard(table: dict[str, Any], moved_at: str | None, *, guarded: str = TABLE) -> None:
     """The write guard as modules/write-guard deploys it: a function with its environment and a stream mapping."""
-    trust = {
-        "Statement": [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]
-    }
-    role = boto3.client("iam").create_role(RoleName="guard", AssumeRolePolicyDocument=json.dumps(trust))["Role"]
-    package = io.BytesIO()
-    with zipfile.ZipFile(package, "w") as archive:
-        archive.writestr("handler.py", "def lambda_handler(event, context):\n    return {}\n")
     env = {"GUARDED_TABLE_NAME": guarded, "MIGRATION_NAME": MIGRATION}
     if moved_at is not None:
         env["WRITES_MOVED_AT"] = moved_at
-    client = boto3.client("lambda")
-    client.create_function(
-        FunctionName=GUARD,
-        Runtime="python3.12",
-        Role=role["Arn"],
-        Handler="dynamigrate.handlers.write_guard.lambda_handler",
-        Code={"ZipFile": package.getvalue()},
-        Environment={"Variables": env},
-    )
-    client.create_event_source_mapping(
-        EventSourceArn=table["LatestStreamArn"], FunctionName=GUARD, StartingPosition="LATEST"
+    deploy_function(
+        GUARD, "dynamigrate.handlers.write_guard.lambda_handler", env, event_source_arn=table["LatestStreamArn"]
     )
 
 

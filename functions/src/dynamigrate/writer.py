@@ -12,6 +12,7 @@ import logging
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote_plus
 
 from dynamigrate import aws
 from dynamigrate.apply import Tally, execute_all
@@ -43,6 +44,24 @@ class TransientWriteError(RuntimeError):
 
 class ForeignObjectError(ValueError):
     """An object outside this writer's bucket/prefix, or too large: never read."""
+
+
+class NotAChangeObjectError(ValueError):
+    """A queue message that does not point at a change object this writer may read."""
+
+
+def object_refs(body: dict[str, Any]) -> list[tuple[str, str, str | None, int]]:
+    """(bucket, key, version id, size) for each object an S3 event notification names."""
+    refs = []
+    for record in body.get("Records") or []:
+        s3 = record.get("s3") or {}
+        bucket = (s3.get("bucket") or {}).get("name")
+        obj = s3.get("object") or {}
+        key = obj.get("key")
+        if not bucket or not key:
+            raise NotAChangeObjectError(f"notification record without bucket/key: {str(record)[:200]}")
+        refs.append((bucket, unquote_plus(key), obj.get("versionId"), int(obj.get("size", 0))))
+    return refs
 
 
 @dataclass
@@ -120,11 +139,15 @@ class ChangeWriter:
 
     # ----------------------------------------------------------------- read --
 
-    def read_object(self, bucket: str, key: str, version_id: str | None = None) -> list[Change]:
+    def read_object(
+        self, bucket: str, key: str, version_id: str | None = None, *, dead_letter: bool = False
+    ) -> list[Change]:
+        """The changes of one object under the change prefix (or, for a redrive, the dead-letter prefix)."""
+        prefix = self.config.dead_letter_prefix if dead_letter else self.config.prefix
         if bucket != self.config.bucket:
             raise ForeignObjectError(f"object s3://{bucket}/{key} is not in this writer's bucket {self.config.bucket}")
-        if not key.startswith(self.config.prefix):
-            raise ForeignObjectError(f"object key {key!r} is outside the change prefix {self.config.prefix!r}")
+        if not key.startswith(prefix):
+            raise ForeignObjectError(f"object key {key!r} is outside the prefix {prefix!r}")
         params: dict[str, Any] = {"Bucket": bucket, "Key": key}
         if version_id:
             params["VersionId"] = version_id
@@ -154,7 +177,10 @@ class ChangeWriter:
         self.log.info("applied change object", extra={"key": key, "records": summary.records, **extra})
         return summary
 
-    def apply_changes(self, changes: list[Change], key: str, now: float | None = None) -> ObjectSummary:
+    def apply_changes(
+        self, changes: list[Change], key: str, now: float | None = None, *, dead_letter_key: str | None = None
+    ) -> ObjectSummary:
+        """Apply ``changes`` read from object ``key``; park what can never apply (at ``dead_letter_key`` if given)."""
         now = time.time() if now is None else now
         rule = self.rule
         summary = ObjectSummary(key=key, records=len(changes))
@@ -189,15 +215,17 @@ class ChangeWriter:
         for change, reason in parked:
             self.log.warning("parked change", extra={"key": describe_key(change.keys), "reason": reason})
         if parked:
-            summary.dead_letter_key = self.park(key, parked)
+            summary.dead_letter_key = self.park(key, parked, dead_letter_key)
         if newest:
             summary.lag_seconds = max(0.0, now - min(target.ts for target, _ in newest.values()))
         return summary
 
-    def park(self, source_key: str, parked: list[tuple[Change, str]]) -> str:
-        """Write parked changes, each with its reason, to the dead-letter prefix; return the key."""
-        relative = source_key[len(self.config.prefix) :] if source_key.startswith(self.config.prefix) else source_key
-        key = f"{self.config.dead_letter_prefix}{relative}"
+    def park(self, source_key: str, parked: list[tuple[Change, str]], key: str | None = None) -> str:
+        """Write parked changes, each with its reason, to the dead-letter prefix (or ``key``); return the key."""
+        if key is None:
+            prefix = self.config.prefix
+            relative = source_key[len(prefix) :] if source_key.startswith(prefix) else source_key
+            key = f"{self.config.dead_letter_prefix}{relative}"
         lines = []
         for change, reason in sorted(parked, key=lambda p: p[0].seq):
             line = change.to_line()
@@ -214,4 +242,13 @@ class ChangeWriter:
         return key
 
 
-__all__ = ["FORMAT", "FORMAT_VERSION", "ChangeWriter", "ForeignObjectError", "ObjectSummary", "TransientWriteError"]
+__all__ = [
+    "FORMAT",
+    "FORMAT_VERSION",
+    "ChangeWriter",
+    "ForeignObjectError",
+    "NotAChangeObjectError",
+    "ObjectSummary",
+    "TransientWriteError",
+    "object_refs",
+]

@@ -20,9 +20,10 @@ from dynamigrate.apply import DeploymentError
 from dynamigrate.cli.progress import progress_bar, rate_advancer
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Callable, Iterator
 
     from dynamigrate.capacity import CapacityLimiter
+    from dynamigrate.replay import Replayer
     from dynamigrate.rule import Transform
 
 app = typer.Typer(
@@ -679,6 +680,133 @@ def verify(
     if repair and not result.equal:
         console.print("repairs were written through the version rule: run verify again to confirm")
     raise typer.Exit(0 if result.equal else 1)
+
+
+WriterFunctionOpt = Annotated[
+    str, typer.Option(help="The writer function (Terraform output writer_function_name); its settings are used.")
+]
+RetentionDaysOpt = Annotated[
+    float | None,
+    typer.Option(
+        min=1 / 24,
+        help="Ledger retention in days for this run, when changes parked as too old must apply after a check.",
+    ),
+]
+
+
+def _replayer(
+    writer_function: str,
+    retention_days: float | None,
+    account: Account,
+    progress: Callable[[int], None] | None = None,
+) -> Replayer:
+    """A replayer configured like the deployed writer function (bucket, prefixes, tables, rule, transform)."""
+    from dataclasses import replace  # noqa: PLC0415
+
+    from dynamigrate.replay import Replayer, ReplayError, writer_config  # noqa: PLC0415
+    from dynamigrate.writer import ChangeWriter  # noqa: PLC0415
+
+    try:
+        config = writer_config(account.lambda_(), writer_function)
+    except ReplayError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--writer-function") from exc
+    if retention_days is not None:
+        config = replace(config, ledger_retention_seconds=int(retention_days * 86400))
+    _describe(account, config.table, "target")
+    writer = ChangeWriter(config, dynamodb=account.dynamodb, s3=account.s3, transform=_transform(config.transform))
+    return Replayer(writer, account.s3, progress=progress)
+
+
+@app.command()
+def replay(
+    writer_function: WriterFunctionOpt,
+    since: Annotated[
+        str, typer.Option("--from", help="Start of the window: RFC 3339 (2026-12-03T10:00:00Z) or an age (6h, 2d).")
+    ],
+    until: Annotated[str, typer.Option("--to", help="End of the window (exclusive); default: now.")] = "0s",
+    retention_days: RetentionDaysOpt = None,
+    endpoint_url: EndpointOpt = None,
+    region: RegionOpt = None,
+    target_role_arn: TargetRoleOpt = None,
+    external_id: ExternalIdOpt = None,
+    target_profile: TargetProfileOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Re-apply the changes captured in a time window, through the version rule (safe to repeat)."""
+    from dynamigrate.replay import parse_time  # noqa: PLC0415
+
+    try:
+        start, end = parse_time(since), parse_time(until)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from exc
+    if end <= start:
+        raise typer.BadParameter(f"--to ({end.isoformat()}) is not after --from ({start.isoformat()})")
+    _, target = _accounts(
+        endpoint_url=endpoint_url,
+        region=region,
+        source_role_arn=None,
+        target_role_arn=target_role_arn,
+        external_id=external_id,
+        source_profile=None,
+        target_profile=target_profile,
+    )
+    with progress_bar(console) as progress:
+        task = progress.add_task("replay", total=None, rate="")
+        replayer = _replayer(writer_function, retention_days, target, rate_advancer(progress, task))
+        report = replayer.replay_window(start, end)
+    _emit(report.as_dict(), as_json)
+    raise typer.Exit(0 if report.ok else 1)
+
+
+@app.command()
+def redrive(
+    writer_function: WriterFunctionOpt,
+    what: Annotated[
+        str,
+        typer.Option(
+            help="queue (the writer's dead-letter queue), parked (the dead-letter/ objects) or all.",
+        ),
+    ] = "all",
+    retention_days: RetentionDaysOpt = None,
+    endpoint_url: EndpointOpt = None,
+    region: RegionOpt = None,
+    target_role_arn: TargetRoleOpt = None,
+    external_id: ExternalIdOpt = None,
+    target_profile: TargetProfileOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """After a fix, apply again what failed: the dead-letter queue's objects and the parked changes."""
+    from dynamigrate.replay import ReplayError, dead_letter_queue_url  # noqa: PLC0415
+
+    if what not in ("queue", "parked", "all"):
+        raise typer.BadParameter("--what must be queue, parked or all")
+    _, target = _accounts(
+        endpoint_url=endpoint_url,
+        region=region,
+        source_role_arn=None,
+        target_role_arn=target_role_arn,
+        external_id=external_id,
+        source_profile=None,
+        target_profile=target_profile,
+    )
+    reports = []
+    with progress_bar(console) as progress:
+        task = progress.add_task("redrive", total=None, rate="")
+        replayer = _replayer(writer_function, retention_days, target, rate_advancer(progress, task))
+        if what in ("queue", "all"):
+            try:
+                queue_url = dead_letter_queue_url(target.lambda_(), target.sqs(), writer_function)
+            except ReplayError as exc:
+                raise typer.BadParameter(str(exc), param_hint="--writer-function") from exc
+            reports.append(replayer.redrive_queue(target.sqs(), queue_url))
+        if what in ("parked", "all"):
+            reports.append(replayer.redrive_dead_letters())
+    if as_json:
+        _emit({"redrives": [r.as_dict() for r in reports]}, as_json=True)
+    else:
+        for report in reports:
+            _emit(report.as_dict(), as_json=False)
+    raise typer.Exit(0 if all(r.ok for r in reports) else 1)
 
 
 @app.command("retire-table")

@@ -18,13 +18,12 @@ from __future__ import annotations
 
 import time
 from typing import TYPE_CHECKING, Any
-from urllib.parse import unquote_plus
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 
-from dynamigrate.writer import ChangeWriter
+from dynamigrate.writer import ChangeWriter, NotAChangeObjectError, object_refs
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
@@ -36,24 +35,6 @@ metrics = Metrics()
 processor = BatchProcessor(event_type=EventType.SQS)
 writer = ChangeWriter.from_env(logger=logger)
 metrics.set_default_dimensions(Migration=writer.config.migration)
-
-
-class NotAChangeObjectError(ValueError):
-    """The message does not point at a change object this writer may read."""
-
-
-def object_refs(body: dict[str, Any]) -> list[tuple[str, str, str | None, int]]:
-    """(bucket, key, version id, size) for each object an S3 notification names."""
-    refs = []
-    for record in body.get("Records") or []:
-        s3 = record.get("s3") or {}
-        bucket = (s3.get("bucket") or {}).get("name")
-        obj = s3.get("object") or {}
-        key = obj.get("key")
-        if not bucket or not key:
-            raise NotAChangeObjectError(f"notification record without bucket/key: {str(record)[:200]}")
-        refs.append((bucket, unquote_plus(key), obj.get("versionId"), int(obj.get("size", 0))))
-    return refs
 
 
 def record_handler(record: SQSRecord) -> None:
