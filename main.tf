@@ -83,6 +83,16 @@ module "target" {
   log_kms_key_arn               = var.target_log_kms_key_arn
   role_permissions_boundary_arn = var.target_role_permissions_boundary_arn
 
+  alarm_actions = var.target_alarm_actions
+  alarms = {
+    enabled                    = var.alarms.enabled
+    period_in_seconds          = var.alarms.period_in_seconds
+    queue_age_in_seconds       = var.alarms.queue_age_in_seconds
+    replication_lag_in_seconds = var.alarms.replication_lag_in_seconds
+    write_throttle_events      = var.alarms.write_throttle_events
+  }
+  create_dashboard = var.create_dashboards
+
   log_level             = var.log_level
   log_retention_in_days = var.log_retention_in_days
   tags                  = var.tags
@@ -122,6 +132,14 @@ module "source" {
 
   log_kms_key_arn               = var.source_log_kms_key_arn
   role_permissions_boundary_arn = var.source_role_permissions_boundary_arn
+
+  alarm_actions = var.source_alarm_actions
+  alarms = {
+    enabled                 = var.alarms.enabled
+    period_in_seconds       = var.alarms.period_in_seconds
+    iterator_age_in_seconds = var.alarms.iterator_age_in_seconds
+  }
+  create_dashboard = var.create_dashboards
 
   log_level             = var.log_level
   log_retention_in_days = var.log_retention_in_days

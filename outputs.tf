@@ -184,3 +184,13 @@ output "migration" {
     }
   }
 }
+
+output "alarm_names" {
+  description = "CloudWatch alarm names by purpose: source (capture, in the source account) and target (writer, in the target account)."
+  value       = { source = module.source.alarm_names, target = module.target.alarm_names }
+}
+
+output "dashboard_names" {
+  description = "CloudWatch dashboards: source (capture) and target (replication); null where create_dashboards = false."
+  value       = { source = module.source.dashboard_name, target = module.target.dashboard_name }
+}

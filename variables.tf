@@ -335,6 +335,41 @@ variable "operator_max_session_duration" {
 # Observability and tags
 ################################################################################
 
+variable "source_alarm_actions" {
+  description = "ARNs (an SNS topic in the source account) notified by the capture alarms: stream iterator age, errors, throttles."
+  type        = list(string)
+  default     = []
+  nullable    = false
+}
+
+variable "target_alarm_actions" {
+  description = "ARNs (an SNS topic in the target account) notified by the writer alarms: errors, throttles, dead-letter queue, parked changes, queue age, replication lag, target write throttles."
+  type        = list(string)
+  default     = []
+  nullable    = false
+}
+
+variable "alarms" {
+  description = "Alarm thresholds for both sides (modules/source and modules/target document each). enabled = false creates none."
+  type = object({
+    enabled                    = optional(bool, true)
+    period_in_seconds          = optional(number, 300)
+    iterator_age_in_seconds    = optional(number, 3600)
+    queue_age_in_seconds       = optional(number, 900)
+    replication_lag_in_seconds = optional(number, 900)
+    write_throttle_events      = optional(number, 1)
+  })
+  default  = {}
+  nullable = false
+}
+
+variable "create_dashboards" {
+  description = "Create the CloudWatch dashboards: <name>-capture in the source account, <name>-replication in the target account."
+  type        = bool
+  default     = true
+  nullable    = false
+}
+
 variable "log_level" {
   description = "Log level of both functions: DEBUG, INFO, WARNING, ERROR or CRITICAL."
   type        = string

@@ -319,3 +319,27 @@ run "accepts_matching_key_schemas" {
     error_message = "The source key schema is read from the table."
   }
 }
+
+run "alarms_reach_each_account_topic" {
+  command = plan
+
+  variables {
+    source_alarm_actions = ["arn:aws:sns:eu-central-1:111111111111:oncall"]
+    target_alarm_actions = ["arn:aws:sns:eu-central-1:222222222222:oncall"]
+    alarms               = { iterator_age_in_seconds = 1800, queue_age_in_seconds = 600 }
+  }
+
+  assert {
+    condition     = length(output.alarm_names.source) == 3 && length(output.alarm_names.target) == 7
+    error_message = "Both sides must create their alarms."
+  }
+
+  assert {
+    condition = (
+      module.source.alarm_names["stream-iterator-age"] == "orders-migration-stream-iterator-age"
+      && output.dashboard_names.source == "orders-migration-capture"
+      && output.dashboard_names.target == "orders-migration-replication"
+    )
+    error_message = "Alarm and dashboard names must derive from the migration name."
+  }
+}

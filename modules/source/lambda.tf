@@ -45,7 +45,7 @@ resource "aws_lambda_function" "this" {
       SOURCE_TABLE_NAME            = var.source_table_name
       KMS_KEY_ARN                  = var.kms_key_arn == null ? "" : var.kms_key_arn
       MIGRATION_NAME               = var.name
-      POWERTOOLS_SERVICE_NAME      = "dynamigrate-stream-to-s3"
+      POWERTOOLS_SERVICE_NAME      = local.service_name
       POWERTOOLS_METRICS_NAMESPACE = "Dynamigrate"
       POWERTOOLS_LOG_LEVEL         = var.log_level
       LOG_LEVEL                    = var.log_level

@@ -76,3 +76,13 @@ output "table_key" {
     }
   }
 }
+
+output "alarm_names" {
+  description = "Names of the CloudWatch alarms, by purpose (empty when alarms.enabled = false)."
+  value       = { for purpose, alarm in aws_cloudwatch_metric_alarm.this : purpose => alarm.alarm_name }
+}
+
+output "dashboard_name" {
+  description = "Name of the CloudWatch dashboard, or null when create_dashboard = false."
+  value       = try(aws_cloudwatch_dashboard.this[0].dashboard_name, null)
+}

@@ -175,6 +175,50 @@ variable "stream" {
 }
 
 ################################################################################
+# Monitoring
+################################################################################
+
+variable "alarm_actions" {
+  description = "ARNs notified when an alarm fires and when it clears (an SNS topic of yours, in this account). Empty: the alarms only change state."
+  type        = list(string)
+  default     = []
+  nullable    = false
+
+  validation {
+    condition     = alltrue([for arn in var.alarm_actions : can(regex("^arn:aws[a-zA-Z-]*:(sns|lambda|ssm|automate):", arn))])
+    error_message = "alarm_actions must be ARNs of SNS topics (or other CloudWatch alarm actions)."
+  }
+}
+
+variable "alarms" {
+  description = "CloudWatch alarms on the stream function (iterator age, errors, throttles). Set enabled = false to create none."
+  type = object({
+    enabled                 = optional(bool, true)
+    period_in_seconds       = optional(number, 300)
+    iterator_age_in_seconds = optional(number, 3600)
+  })
+  default  = {}
+  nullable = false
+
+  validation {
+    condition     = contains([60, 300, 900, 3600], var.alarms.period_in_seconds)
+    error_message = "alarms.period_in_seconds must be 60, 300, 900 or 3600."
+  }
+
+  validation {
+    condition     = var.alarms.iterator_age_in_seconds >= 60 && var.alarms.iterator_age_in_seconds <= 43200
+    error_message = "alarms.iterator_age_in_seconds must be between 60 and 43200 (12 hours): stream records expire after 24 hours, and the alarm must leave time to act."
+  }
+}
+
+variable "create_dashboard" {
+  description = "Create a CloudWatch dashboard (<name>-capture) with stream lag, throughput and errors."
+  type        = bool
+  default     = true
+  nullable    = false
+}
+
+################################################################################
 # On-failure bucket
 ################################################################################
 

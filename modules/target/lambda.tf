@@ -58,7 +58,7 @@ resource "aws_lambda_function" "this" {
       CHANGE_BUCKET_NAME      = local.bucket_name
       CHANGE_PREFIX           = local.change_prefix
       WRITER_THREADS          = tostring(var.writer.threads)
-      POWERTOOLS_SERVICE_NAME = "dynamigrate-writer"
+      POWERTOOLS_SERVICE_NAME = local.service_name
     })
   }
 

@@ -35,6 +35,7 @@ locals {
   table_account_id  = split(":", local.target_table_arn)[4]
 
   function_name  = "${var.name}-writer"
+  service_name   = "dynamigrate-writer" # POWERTOOLS_SERVICE_NAME: the `service` dimension of the writer's metrics
   function_arn   = "arn:${local.partition}:lambda:${local.region}:${local.account_id}:function:${local.function_name}"
   role_name      = "${var.name}-writer"
   log_group_name = "/aws/lambda/${local.function_name}"

@@ -154,3 +154,17 @@ output "export_destination" {
     bucket_owner = var.target_account_id
   }
 }
+
+################################################################################
+# Monitoring
+################################################################################
+
+output "alarm_names" {
+  description = "Names of the CloudWatch alarms, by purpose (empty when alarms.enabled = false)."
+  value       = { for purpose, alarm in aws_cloudwatch_metric_alarm.this : purpose => alarm.alarm_name }
+}
+
+output "dashboard_name" {
+  description = "Name of the CloudWatch dashboard, or null when create_dashboard = false."
+  value       = try(aws_cloudwatch_dashboard.this[0].dashboard_name, null)
+}

@@ -186,6 +186,62 @@ variable "writer" {
 }
 
 ################################################################################
+# Monitoring
+################################################################################
+
+variable "alarm_actions" {
+  description = "ARNs notified when an alarm fires and when it clears (an SNS topic of yours, in this account). Empty: the alarms only change state."
+  type        = list(string)
+  default     = []
+  nullable    = false
+
+  validation {
+    condition     = alltrue([for arn in var.alarm_actions : can(regex("^arn:aws[a-zA-Z-]*:(sns|lambda|ssm|automate):", arn))])
+    error_message = "alarm_actions must be ARNs of SNS topics (or other CloudWatch alarm actions)."
+  }
+}
+
+variable "alarms" {
+  description = "CloudWatch alarms on the writer (errors, throttles, dead-letter queue, parked changes, queue age, replication lag, target write throttles). Set enabled = false to create none."
+  type = object({
+    enabled                    = optional(bool, true)
+    period_in_seconds          = optional(number, 300)
+    queue_age_in_seconds       = optional(number, 900)
+    replication_lag_in_seconds = optional(number, 900)
+    write_throttle_events      = optional(number, 1)
+  })
+  default  = {}
+  nullable = false
+
+  validation {
+    condition     = contains([60, 300, 900, 3600], var.alarms.period_in_seconds)
+    error_message = "alarms.period_in_seconds must be 60, 300, 900 or 3600."
+  }
+
+  validation {
+    condition     = var.alarms.queue_age_in_seconds >= 60 && var.alarms.replication_lag_in_seconds >= 1
+    error_message = "alarms.queue_age_in_seconds must be at least 60 and alarms.replication_lag_in_seconds at least 1."
+  }
+
+  validation {
+    condition     = var.alarms.queue_age_in_seconds < var.queue_message_retention_in_seconds
+    error_message = "alarms.queue_age_in_seconds must be below queue_message_retention_in_seconds, or messages expire before it fires."
+  }
+
+  validation {
+    condition     = var.alarms.write_throttle_events >= 1
+    error_message = "alarms.write_throttle_events must be at least 1."
+  }
+}
+
+variable "create_dashboard" {
+  description = "Create a CloudWatch dashboard (<name>-replication) with lag, throughput, conflicts and errors."
+  type        = bool
+  default     = true
+  nullable    = false
+}
+
+################################################################################
 # Export load (bulk copy of large tables from an Export to S3)
 ################################################################################
 

@@ -197,7 +197,7 @@ resource "aws_cloudwatch_metric_alarm" "foreign_writes" {
   alarm_description   = "Writes reached ${var.table_name} after they were declared moved (${coalesce(var.writes_moved_at, "not declared yet")}): the ${local.function_name} log names each key. dynamigrate retire-table refuses while this count is not zero for its quiet period."
   namespace           = "Dynamigrate"
   metric_name         = "ForeignWrites"
-  dimensions          = { Migration = var.name }
+  dimensions          = { Migration = var.name, service = "dynamigrate-write-guard" } # Powertools adds service (POWERTOOLS_SERVICE_NAME)
   statistic           = "Sum"
   period              = 60
   evaluation_periods  = 1

@@ -14,10 +14,12 @@ import pytest
 from moto import mock_aws
 
 from dynamigrate import aws
-from dynamigrate.emulator import _dynamodb_fixes
+from dynamigrate.emulator import _cloudwatch_fixes, _dynamodb_fixes
 
 # moto's TransactWriteItems is neither isolated nor cheap; the emulator's fix applies to unit tests too.
 _dynamodb_fixes.install()
+# CloudWatch matches a metric's exact dimension set, as AWS does.
+_cloudwatch_fixes.install()
 
 if TYPE_CHECKING:
     from collections.abc import Iterator

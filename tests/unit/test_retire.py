@@ -12,6 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from dynamigrate.cli.main import app
+from dynamigrate.config import WRITE_GUARD_SERVICE, metric_dimensions
 from dynamigrate.retire import Retirement, RetirePlan, RetireRefusedError
 from tests.unit.conftest import deploy_function
 
@@ -57,7 +58,7 @@ def foreign_write(at: float, count: int = 1) -> None:
         MetricData=[
             {
                 "MetricName": "ForeignWrites",
-                "Dimensions": [{"Name": "Migration", "Value": MIGRATION}],
+                "Dimensions": metric_dimensions(MIGRATION, WRITE_GUARD_SERVICE),  # type: ignore[typeddict-item]
                 "Timestamp": datetime.fromtimestamp(at, UTC),
                 "Value": count,
                 "Unit": "Count",

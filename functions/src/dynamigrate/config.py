@@ -18,6 +18,19 @@ from dynamigrate.changes import DEFAULT_MAX_OBJECT_BYTES
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
+# Each function's POWERTOOLS_SERVICE_NAME (the Terraform modules set the same):
+# Powertools adds it as the ``service`` dimension of every metric, so a metric
+# query or alarm must name it beside ``Migration``.
+STREAM_SERVICE = "dynamigrate-stream-to-s3"
+WRITER_SERVICE = "dynamigrate-writer"
+WRITE_GUARD_SERVICE = "dynamigrate-write-guard"
+
+
+def metric_dimensions(migration: str, service: str) -> list[dict[str, str]]:
+    """The dimensions of a dynamigrate metric, as Powertools publishes them."""
+    return [{"Name": "Migration", "Value": migration}, {"Name": "service", "Value": service}]
+
+
 _HINT = "it is set by the dynamigrate Terraform module; was the function deployed or edited outside Terraform?"
 _ACCOUNT = re.compile(r"^[0-9]{12}$")
 

@@ -26,7 +26,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from dynamigrate.config import ConfigError, moved_at
+from dynamigrate.config import WRITE_GUARD_SERVICE, ConfigError, metric_dimensions, moved_at
 
 MIN_CAPACITY = 1
 POLL_SECONDS = 5.0
@@ -169,7 +169,7 @@ class Retirement:
             response = self.cloudwatch.get_metric_statistics(
                 Namespace="Dynamigrate",
                 MetricName="ForeignWrites",
-                Dimensions=[{"Name": "Migration", "Value": self.plan.migration}],
+                Dimensions=metric_dimensions(self.plan.migration, WRITE_GUARD_SERVICE),
                 StartTime=datetime.fromtimestamp(cursor, UTC),
                 EndTime=datetime.fromtimestamp(upper, UTC),
                 Period=3600 if upper - cursor > day else 60,

@@ -523,3 +523,54 @@ run "fails_when_provider_is_in_another_account" {
 
   expect_failures = [aws_iam_role.this]
 }
+
+################################################################################
+# Monitoring
+################################################################################
+
+run "alarms_fire_long_before_stream_records_expire" {
+  command = plan
+
+  variables {
+    alarm_actions = ["arn:aws:sns:eu-west-1:111111111111:oncall"]
+  }
+
+  assert {
+    condition     = length(aws_cloudwatch_metric_alarm.this) == 3
+    error_message = "Three alarms: stream iterator age, errors, throttles."
+  }
+
+  assert {
+    condition = (
+      aws_cloudwatch_metric_alarm.this["stream-iterator-age"].metric_name == "IteratorAge"
+      && aws_cloudwatch_metric_alarm.this["stream-iterator-age"].statistic == "Maximum"
+      && aws_cloudwatch_metric_alarm.this["stream-iterator-age"].threshold == 3600000
+      && aws_cloudwatch_metric_alarm.this["stream-iterator-age"].dimensions == tomap({ FunctionName = "orders-migration-stream-to-s3" })
+    )
+    error_message = "The iterator-age alarm must fire after one hour (well before the stream's 24 hours)."
+  }
+
+  assert {
+    condition     = alltrue([for a in aws_cloudwatch_metric_alarm.this : a.alarm_actions == toset(["arn:aws:sns:eu-west-1:111111111111:oncall"])])
+    error_message = "Every alarm must notify the given topic."
+  }
+
+  assert {
+    condition = (
+      aws_cloudwatch_dashboard.this[0].dashboard_name == "orders-migration-capture"
+      && strcontains(aws_cloudwatch_dashboard.this[0].dashboard_body, "IteratorAge")
+      && strcontains(aws_cloudwatch_dashboard.this[0].dashboard_body, "RecordsCaptured")
+    )
+    error_message = "The capture dashboard must show stream lag and throughput."
+  }
+}
+
+run "rejects_an_iterator_age_alarm_too_close_to_expiry" {
+  command = plan
+
+  variables {
+    alarms = { iterator_age_in_seconds = 86400 }
+  }
+
+  expect_failures = [var.alarms]
+}

@@ -1045,3 +1045,109 @@ run "fails_when_provider_is_in_another_account" {
 
   expect_failures = [aws_s3_bucket.this]
 }
+
+################################################################################
+# Monitoring
+################################################################################
+
+run "alarms_watch_the_writer_and_notify_the_topic" {
+  command = plan
+
+  variables {
+    alarm_actions = ["arn:aws:sns:eu-west-1:222222222222:oncall"]
+  }
+
+  assert {
+    condition     = length(aws_cloudwatch_metric_alarm.this) == 7
+    error_message = "Seven alarms: writer errors and throttles, dead-letter queue, queue age, parked changes, replication lag, target write throttles."
+  }
+
+  assert {
+    condition     = alltrue([for a in aws_cloudwatch_metric_alarm.this : a.alarm_actions == toset(["arn:aws:sns:eu-west-1:222222222222:oncall"]) && a.ok_actions == toset(["arn:aws:sns:eu-west-1:222222222222:oncall"])])
+    error_message = "Every alarm must notify the given topic when it fires and when it clears."
+  }
+
+  assert {
+    condition = (
+      aws_cloudwatch_metric_alarm.this["dead-letter-queue"].namespace == "AWS/SQS"
+      && aws_cloudwatch_metric_alarm.this["dead-letter-queue"].metric_name == "ApproximateNumberOfMessagesVisible"
+      && aws_cloudwatch_metric_alarm.this["dead-letter-queue"].dimensions == tomap({ QueueName = "orders-migration-changes-dlq" })
+      && aws_cloudwatch_metric_alarm.this["dead-letter-queue"].threshold == 1
+    )
+    error_message = "A single message in the dead-letter queue must fire an alarm."
+  }
+
+  assert {
+    condition = (
+      aws_cloudwatch_metric_alarm.this["queue-age"].dimensions == tomap({ QueueName = "orders-migration-changes" })
+      && aws_cloudwatch_metric_alarm.this["queue-age"].threshold == 900
+      && aws_cloudwatch_metric_alarm.this["replication-lag"].threshold == 900000
+      && aws_cloudwatch_metric_alarm.this["replication-lag"].statistic == "Maximum"
+    )
+    error_message = "Queue age alarms at 15 minutes (seconds) and replication lag at 15 minutes (milliseconds) by default."
+  }
+
+  assert {
+    condition = (
+      aws_cloudwatch_metric_alarm.this["changes-parked"].dimensions == tomap({ Migration = "orders-migration", service = "dynamigrate-writer" })
+      && aws_lambda_function.this.environment[0].variables.POWERTOOLS_SERVICE_NAME == "dynamigrate-writer"
+      && aws_lambda_function.this.environment[0].variables.MIGRATION_NAME == "orders-migration"
+    )
+    error_message = "Custom-metric alarms must name the exact dimensions Powertools publishes: Migration and service."
+  }
+
+  assert {
+    condition     = aws_cloudwatch_metric_alarm.this["target-write-throttles"].dimensions == tomap({ TableName = "orders-v2" })
+    error_message = "The throttle alarm must watch the target table."
+  }
+
+  assert {
+    condition     = alltrue([for a in aws_cloudwatch_metric_alarm.this : a.treat_missing_data == "notBreaching" && a.comparison_operator == "GreaterThanOrEqualToThreshold"])
+    error_message = "No traffic is not a problem: missing data must not breach."
+  }
+}
+
+run "dashboard_shows_lag_throughput_conflicts_and_errors" {
+  command = plan
+
+  assert {
+    condition     = aws_cloudwatch_dashboard.this[0].dashboard_name == "orders-migration-replication"
+    error_message = "The dashboard must be named <name>-replication."
+  }
+
+  assert {
+    condition = (
+      length(jsondecode(aws_cloudwatch_dashboard.this[0].dashboard_body).widgets) == 5
+      && strcontains(aws_cloudwatch_dashboard.this[0].dashboard_body, "ReplicationLag")
+      && strcontains(aws_cloudwatch_dashboard.this[0].dashboard_body, "ChangesApplied")
+      && strcontains(aws_cloudwatch_dashboard.this[0].dashboard_body, "ChangesStale")
+      && strcontains(aws_cloudwatch_dashboard.this[0].dashboard_body, "orders-migration-changes-dlq")
+    )
+    error_message = "The dashboard must show lag, throughput, conflicts and errors (dead-letter queue included)."
+  }
+}
+
+run "alarms_and_dashboard_can_be_left_out" {
+  command = plan
+
+  variables {
+    alarms           = { enabled = false }
+    create_dashboard = false
+  }
+
+  assert {
+    condition     = length(aws_cloudwatch_metric_alarm.this) == 0 && length(aws_cloudwatch_dashboard.this) == 0
+    error_message = "alarms.enabled = false and create_dashboard = false must create neither."
+  }
+}
+
+run "rejects_alarm_settings_that_cannot_work" {
+  command = plan
+
+  variables {
+    alarm_actions = ["oncall"]
+    alarms        = { queue_age_in_seconds = 2000000 }
+  }
+
+  expect_failures = [var.alarm_actions, var.alarms]
+}

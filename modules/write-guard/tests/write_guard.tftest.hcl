@@ -94,7 +94,7 @@ run "foreign_writes_alarm_notifies_the_given_topic" {
     condition = (
       aws_cloudwatch_metric_alarm.foreign_writes.namespace == "Dynamigrate"
       && aws_cloudwatch_metric_alarm.foreign_writes.metric_name == "ForeignWrites"
-      && aws_cloudwatch_metric_alarm.foreign_writes.dimensions == tomap({ Migration = "articles-rekey" })
+      && aws_cloudwatch_metric_alarm.foreign_writes.dimensions == tomap({ Migration = "articles-rekey", service = "dynamigrate-write-guard" })
       && aws_cloudwatch_metric_alarm.foreign_writes.threshold == 1
       && aws_cloudwatch_metric_alarm.foreign_writes.comparison_operator == "GreaterThanOrEqualToThreshold"
       && aws_cloudwatch_metric_alarm.foreign_writes.treat_missing_data == "notBreaching"

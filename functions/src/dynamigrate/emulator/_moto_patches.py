@@ -110,7 +110,7 @@ from moto.sqs.models import Queue, SQSBackend, sqs_backends
 from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
 from moto.stepfunctions.responses import StepFunctionResponse
 
-from dynamigrate.emulator import _dynamodb_fixes
+from dynamigrate.emulator import _cloudwatch_fixes, _dynamodb_fixes
 from dynamigrate.emulator._version import TESTED_VERSION, MotoVersionError, check_moto_version
 
 if TYPE_CHECKING:
@@ -549,6 +549,7 @@ def install(hooks: Hooks) -> None:
                 "an Emulator is already running in this process (moto's state is process-wide); stop it first"
             )
         _dynamodb_fixes.install()  # idempotent and permanent; first, so our wrappers go around it
+        _cloudwatch_fixes.install()
         try:
             _install_lambda()
             _install_dynamodb()
