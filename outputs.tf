@@ -154,6 +154,7 @@ output "migration" {
   value = {
     name              = var.name
     version_attribute = var.version_attribute
+    transform         = var.transform
     source = {
       account_id                = var.source_account_id
       region                    = data.aws_region.source.name

@@ -18,11 +18,13 @@ from dynamigrate import __version__
 from dynamigrate.accounts import Account
 from dynamigrate.apply import DeploymentError
 from dynamigrate.cli.progress import progress_bar, rate_advancer
+from dynamigrate.migration import STEPS
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
 
     from dynamigrate.capacity import CapacityLimiter
+    from dynamigrate.migration import Manifest
     from dynamigrate.replay import Replayer
     from dynamigrate.rule import Transform
 
@@ -807,6 +809,239 @@ def redrive(
         for report in reports:
             _emit(report.as_dict(), as_json=False)
     raise typer.Exit(0 if all(r.ok for r in reports) else 1)
+
+
+MigrationFileOpt = Annotated[
+    Path,
+    typer.Option(
+        "--migration-file",
+        envvar="DYNAMIGRATE_MIGRATION_FILE",
+        help="The module's migration output: terraform output -json migration > migration.json",
+    ),
+]
+
+
+def _migration(
+    migration_file: Path,
+    *,
+    endpoint_url: str | None,
+    source_role_arn: str | None,
+    target_role_arn: str | None,
+    external_id: str | None,
+    source_profile: str | None,
+    target_profile: str | None,
+) -> tuple[Manifest, Account, Account]:
+    """The migration file and an account for each side, in the regions the file names."""
+    from dynamigrate.migration import Manifest, ManifestError  # noqa: PLC0415
+
+    try:
+        manifest = Manifest.load(migration_file)
+    except ManifestError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--migration-file") from exc
+    if endpoint_url:
+        os.environ["AWS_ENDPOINT_URL"] = endpoint_url
+    source = Account(
+        role_arn=source_role_arn or manifest.source.get("operator_role_arn"),
+        external_id=external_id,
+        profile=source_profile,
+        region=manifest.source.region,
+    )
+    target = Account(
+        role_arn=target_role_arn, external_id=external_id, profile=target_profile, region=manifest.target.region
+    )
+    return manifest, source, target
+
+
+def _print_report(report: dict[str, Any], as_json: bool) -> None:
+    if as_json:
+        sys.stdout.write(json.dumps(report, indent=2, default=str) + "\n")
+        return
+    from rich.table import Table  # noqa: PLC0415
+
+    table = Table(title=report["title"], show_lines=False)
+    for column in ("check", "", "value"):
+        table.add_column(column)
+    marks = {True: "[green]ok[/]", False: "[bold red]ATTENTION[/]", None: "[dim]-[/]"}
+    for check in report["checks"]:
+        value = check["value"] + (f"\n[yellow]→ {check['hint']}[/]" if check.get("hint") else "")
+        table.add_row(check["name"], marks[check["ok"]], value)
+    console.print(table)
+
+
+@app.command()
+def status(
+    migration_file: MigrationFileOpt = Path("migration.json"),
+    window_minutes: Annotated[float, typer.Option(min=1, help="Look back this far for metrics.")] = 15,
+    max_stream_lag_minutes: Annotated[float, typer.Option(min=1, help="Stream lag that needs attention.")] = 60,
+    max_queue_age_minutes: Annotated[float, typer.Option(min=1, help="Queue age that needs attention.")] = 15,
+    endpoint_url: EndpointOpt = None,
+    source_role_arn: SourceRoleOpt = None,
+    target_role_arn: TargetRoleOpt = None,
+    external_id: ExternalIdOpt = None,
+    source_profile: SourceProfileOpt = None,
+    target_profile: TargetProfileOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """One migration at a glance; exit 1 when something needs attention."""
+    from dynamigrate.migration import StateStore  # noqa: PLC0415
+    from dynamigrate.status import status as gather  # noqa: PLC0415
+
+    manifest, source, target = _migration(
+        migration_file,
+        endpoint_url=endpoint_url,
+        source_role_arn=source_role_arn,
+        target_role_arn=target_role_arn,
+        external_id=external_id,
+        source_profile=source_profile,
+        target_profile=target_profile,
+    )
+    state = StateStore(target.dynamodb(), manifest.ledger_table, manifest.name).load()
+    report = gather(
+        manifest,
+        state,
+        source,
+        target,
+        window_seconds=window_minutes * 60,
+        max_stream_lag=max_stream_lag_minutes * 60,
+        max_queue_age=max_queue_age_minutes * 60,
+    )
+    _print_report(report.as_dict(), as_json)
+    raise typer.Exit(1 if report.attention else 0)
+
+
+@app.command()
+def preflight(
+    migration_file: MigrationFileOpt = Path("migration.json"),
+    transform: TransformOpt = None,
+    endpoint_url: EndpointOpt = None,
+    source_role_arn: SourceRoleOpt = None,
+    target_role_arn: TargetRoleOpt = None,
+    external_id: ExternalIdOpt = None,
+    source_profile: SourceProfileOpt = None,
+    target_profile: TargetProfileOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Check every precondition of the migration (stream, PITR, consumers, capacity, keys, permissions)."""
+    from dynamigrate.status import preflight as check  # noqa: PLC0415
+
+    manifest, source, target = _migration(
+        migration_file,
+        endpoint_url=endpoint_url,
+        source_role_arn=source_role_arn,
+        target_role_arn=target_role_arn,
+        external_id=external_id,
+        source_profile=source_profile,
+        target_profile=target_profile,
+    )
+    report = check(manifest, source, target, transform=_transform(transform or manifest.transform))
+    _print_report(report.as_dict(), as_json)
+    raise typer.Exit(1 if report.attention else 0)
+
+
+@app.command()
+def cutover(
+    step: Annotated[
+        str | None,
+        typer.Argument(
+            help="preflight, capture, bulk-copy, replay, verify, reverse, switch, watch, decommission, or rollback. "
+            "None: show where the migration stands."
+        ),
+    ] = None,
+    migration_file: MigrationFileOpt = Path("migration.json"),
+    report: Annotated[Path | None, typer.Option(help="bulk-copy: the copy's JSON summary (backfill --report).")] = None,
+    reverse_migration_file: Annotated[
+        Path | None, typer.Option(help="reverse: the rollback pipeline's migration output.")
+    ] = None,
+    no_rollback: Annotated[
+        str | None, typer.Option(help="reverse: go on without a rollback pipeline; say why (it is recorded).")
+    ] = None,
+    min_watch_hours: Annotated[float, typer.Option(min=0, help="watch: hours after the switch.")] = 24.0,
+    sample: Annotated[int, typer.Option(min=0, help="verify: check this many random items, not all.")] = 0,
+    segments: SegmentsOpt = 4,
+    transform: TransformOpt = None,
+    endpoint_url: EndpointOpt = None,
+    source_role_arn: SourceRoleOpt = None,
+    target_role_arn: TargetRoleOpt = None,
+    external_id: ExternalIdOpt = None,
+    source_profile: SourceProfileOpt = None,
+    target_profile: TargetProfileOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Walk the runbook: run a step's checks, record it, print the next action."""
+    from dynamigrate.cutover import Cutover, CutoverOptions, StepRefusedError  # noqa: PLC0415
+    from dynamigrate.migration import Manifest, ManifestError, StateConflictError, StateStore  # noqa: PLC0415
+
+    manifest, source, target = _migration(
+        migration_file,
+        endpoint_url=endpoint_url,
+        source_role_arn=source_role_arn,
+        target_role_arn=target_role_arn,
+        external_id=external_id,
+        source_profile=source_profile,
+        target_profile=target_profile,
+    )
+    reverse = None
+    if reverse_migration_file is not None:
+        try:
+            reverse = Manifest.load(reverse_migration_file)
+        except ManifestError as exc:
+            raise typer.BadParameter(str(exc), param_hint="--reverse-migration-file") from exc
+    options = CutoverOptions(
+        migration_file=str(migration_file),
+        report=report,
+        reverse=reverse,
+        reverse_file=str(reverse_migration_file) if reverse_migration_file else None,
+        no_rollback=no_rollback,
+        min_watch_hours=min_watch_hours,
+        verify_sample=sample,
+        verify_segments=segments,
+        transform=_transform(transform or manifest.transform),
+    )
+    store = StateStore(target.dynamodb(), manifest.ledger_table, manifest.name)
+    _describe(target, manifest.ledger_table, "ledger")
+    identity = str(target.client("sts").get_caller_identity().get("Arn", "unknown"))
+    runner = Cutover(
+        manifest,
+        store,
+        source,
+        target,
+        options,
+        by=identity,
+        replayer=lambda: _replayer(manifest.target.function_name, None, target),
+    )
+    detail: dict[str, Any] = {}
+    if step is not None:
+        try:
+            detail = runner.run(step)
+        except (StepRefusedError, StateConflictError) as exc:
+            console.print(f"[bold red]{step} refused:[/] {exc}")
+            if as_json:
+                _emit({"step": step, "refused": str(exc)}, as_json=True)
+            raise typer.Exit(1) from exc
+    state = store.load()
+    done = {name: datetime_text(entry["at"]) for name, entry in state.done.items()}
+    summary = {
+        "migration": manifest.name,
+        **({"step": step, "recorded": detail} if step else {}),
+        "done": done,
+        "next": state.current or "finished",
+        "next_action": runner.next_action(state),
+    }
+    if as_json:
+        _emit(summary, as_json=True)
+        return
+    if step:
+        console.print(f"[green]{step} recorded[/]: {json.dumps(detail, default=str)}")
+    for name in STEPS:
+        mark = f"[green]done {done[name]}[/]" if name in done else "[dim]-[/]"
+        console.print(f"  {name:<13} {mark}")
+    console.print(f"[bold]next:[/] {summary['next_action']}")
+
+
+def datetime_text(epoch: float) -> str:
+    from datetime import UTC, datetime  # noqa: PLC0415
+
+    return datetime.fromtimestamp(float(epoch), UTC).isoformat(timespec="seconds")
 
 
 @app.command("retire-table")
