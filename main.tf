@@ -41,6 +41,11 @@ locals {
   operator_exports        = var.create_operator_role && var.export_load.enabled == true
   operator_role_arn       = "arn:${local.partition}:iam::${var.source_account_id}:role/${local.operator_role_name}"
   exporter_principal_arns = distinct(concat(var.export_load.exporter_principal_arns, local.operator_exports ? [local.operator_role_arn] : []))
+
+  # The rollback pipeline: the same two modules, target table -> source table.
+  rollback_name            = "${var.name}-rollback"
+  rollback_role_name       = "${local.rollback_name}-stream-to-s3"
+  rollback_writer_role_arn = "arn:${local.partition}:iam::${var.target_account_id}:role/${local.rollback_role_name}"
 }
 
 ################################################################################
@@ -174,4 +179,106 @@ module "operator_role" {
   permissions_boundary_arn = var.source_role_permissions_boundary_arn
 
   tags = merge({ "dynamigrate:migration" = var.name }, var.tags)
+}
+
+################################################################################
+# Rollback pipeline (var.rollback_enabled): the same modules in the opposite
+# direction, target table -> source table, so that writes the target takes
+# after the switch reach the source if traffic has to move back. It never
+# echoes: both directions apply through the version rule in attribute mode, so
+# a change that one direction wrote comes back equal, not newer, and is skipped
+# (docs/cutover.md). Switch it on before traffic moves.
+################################################################################
+
+module "rollback_target" {
+  source = "./modules/target"
+  count  = var.rollback_enabled ? 1 : 0
+
+  providers = {
+    aws = aws.source
+  }
+
+  name                   = local.rollback_name
+  source_account_id      = var.target_account_id
+  target_account_id      = var.source_account_id
+  source_writer_role_arn = local.rollback_writer_role_arn
+  target_table_name      = var.source_table_name
+  version_attribute      = var.version_attribute
+
+  lambda_package_path = local.lambda_package_path
+  runtime             = var.runtime
+  architectures       = var.architectures
+  tracing_mode        = var.tracing_mode
+  writer              = var.writer
+
+  force_destroy                      = var.force_destroy
+  change_log_retention_in_days       = var.change_log_retention_in_days
+  dead_letter_retention_in_days      = var.dead_letter_retention_in_days
+  queue_message_retention_in_seconds = var.queue_message_retention_in_seconds
+  ledger_retention_in_days           = var.ledger_retention_in_days
+  ledger_deletion_protection_enabled = var.ledger_deletion_protection_enabled
+  kms_key_arn                        = var.kms_key_arn
+  log_kms_key_arn                    = var.source_log_kms_key_arn
+  role_permissions_boundary_arn      = var.source_role_permissions_boundary_arn
+
+  alarm_actions = var.source_alarm_actions
+  alarms = {
+    enabled                    = var.alarms.enabled
+    period_in_seconds          = var.alarms.period_in_seconds
+    queue_age_in_seconds       = var.alarms.queue_age_in_seconds
+    replication_lag_in_seconds = var.alarms.replication_lag_in_seconds
+    write_throttle_events      = var.alarms.write_throttle_events
+  }
+  create_dashboard = var.create_dashboards
+
+  log_level             = var.log_level
+  log_retention_in_days = var.log_retention_in_days
+  tags                  = var.tags
+}
+
+module "rollback_source" {
+  source = "./modules/source"
+  count  = var.rollback_enabled ? 1 : 0
+
+  providers = {
+    aws = aws.target
+  }
+
+  name               = local.rollback_name
+  source_account_id  = var.target_account_id
+  target_account_id  = var.source_account_id
+  source_table_name  = var.target_table_name
+  change_bucket_name = module.rollback_target[0].change_bucket_name
+  role_name          = local.rollback_role_name
+  kms_key_arn        = var.kms_key_arn
+
+  lambda_package_path = local.lambda_package_path
+  runtime             = var.runtime
+  architectures       = var.architectures
+  tracing_mode        = var.tracing_mode
+  # LATEST: before the switch, every write on the target came from the forward
+  # path; reading them back (TRIM_HORIZON: the bulk copy included) would only
+  # spend the source table's write capacity on rejected echoes. Hence the
+  # runbook's order: reverse on, then switch (dynamigrate cutover enforces it).
+  stream = merge(var.stream, { starting_position = "LATEST" })
+
+  # "<name>-rollback-stream-failures-..." would pass S3's 63 characters sooner.
+  on_failure_bucket_name       = "${local.rollback_name}-failures-${var.target_account_id}-${data.aws_region.target.name}"
+  on_failure_retention_in_days = var.on_failure_retention_in_days
+  force_destroy                = var.force_destroy
+
+  log_kms_key_arn               = var.target_log_kms_key_arn
+  role_permissions_boundary_arn = var.target_role_permissions_boundary_arn
+
+  alarm_actions = var.target_alarm_actions
+  alarms = {
+    enabled                 = var.alarms.enabled
+    period_in_seconds       = var.alarms.period_in_seconds
+    iterator_age_in_seconds = var.alarms.iterator_age_in_seconds
+  }
+  create_dashboard = var.create_dashboards
+
+  log_level             = var.log_level
+  log_retention_in_days = var.log_retention_in_days
+  tags                  = var.tags
 }

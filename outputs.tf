@@ -188,10 +188,58 @@ output "migration" {
 
 output "alarm_names" {
   description = "CloudWatch alarm names by purpose: source (capture, in the source account) and target (writer, in the target account)."
-  value       = { source = module.source.alarm_names, target = module.target.alarm_names }
+  value = {
+    source          = module.source.alarm_names
+    target          = module.target.alarm_names
+    rollback_source = try(module.rollback_source[0].alarm_names, {})
+    rollback_target = try(module.rollback_target[0].alarm_names, {})
+  }
 }
 
 output "dashboard_names" {
   description = "CloudWatch dashboards: source (capture) and target (replication); null where create_dashboards = false."
   value       = { source = module.source.dashboard_name, target = module.target.dashboard_name }
+}
+
+output "rollback" {
+  description = "The rollback pipeline (target table -> source table) in the same shape as `migration`, or null when rollback_enabled = false: `terraform output -json rollback > reverse.json` for dynamigrate cutover reverse and status."
+
+  precondition {
+    condition     = var.rollback_enabled == false || (var.version_attribute != null && var.transform == null)
+    error_message = "rollback_enabled needs version_attribute (attribute mode: the stream sequence numbers of two tables cannot order writes made in both during a rollback window) and no transform (the rollback path copies items back as they are, so both tables must share one key schema)."
+  }
+
+  value = var.rollback_enabled ? {
+    name              = local.rollback_name
+    version_attribute = var.version_attribute
+    transform         = null
+    source = {
+      account_id                = var.target_account_id
+      region                    = data.aws_region.target.name
+      table_name                = var.target_table_name
+      table_arn                 = module.rollback_source[0].source_table_arn
+      stream_arn                = module.rollback_source[0].stream_arn
+      function_name             = module.rollback_source[0].function_name
+      event_source_mapping_uuid = module.rollback_source[0].event_source_mapping_uuid
+      on_failure_bucket_name    = module.rollback_source[0].on_failure_bucket_name
+      operator_role_arn         = null
+    }
+    target = {
+      account_id                = var.source_account_id
+      region                    = data.aws_region.source.name
+      table_name                = var.source_table_name
+      table_arn                 = module.rollback_target[0].target_table_arn
+      ledger_table_name         = module.rollback_target[0].ledger_table_name
+      change_bucket_name        = module.rollback_target[0].change_bucket_name
+      change_prefix             = module.rollback_target[0].change_prefix
+      dead_letter_prefix        = module.rollback_target[0].dead_letter_prefix
+      queue_url                 = module.rollback_target[0].queue_url
+      dead_letter_queue_url     = module.rollback_target[0].dead_letter_queue_url
+      function_name             = module.rollback_target[0].writer_function_name
+      event_source_mapping_uuid = module.rollback_target[0].writer_event_source_mapping_uuid
+      export_prefix             = module.rollback_target[0].export_prefix
+      export_load_state_machine = module.rollback_target[0].export_load_state_machine_arn
+      export_load_reports       = module.rollback_target[0].export_load_reports_prefix
+    }
+  } : null
 }

@@ -335,6 +335,13 @@ variable "operator_max_session_duration" {
 # Observability and tags
 ################################################################################
 
+variable "rollback_enabled" {
+  description = "Deploy the rollback pipeline: target table -> source table, through the same version rule, so traffic can move back after the switch without losing the writes the target took. Needs version_attribute (two tables' stream sequence numbers cannot order writes made in both) and no transform, and the target table's stream with NEW_AND_OLD_IMAGES. Its capture starts at LATEST, so turn it on before traffic moves (docs/cutover.md)."
+  type        = bool
+  default     = false
+  nullable    = false
+}
+
 variable "source_alarm_actions" {
   description = "ARNs (an SNS topic in the source account) notified by the capture alarms: stream iterator age, errors, throttles."
   type        = list(string)

@@ -343,3 +343,88 @@ run "alarms_reach_each_account_topic" {
     error_message = "Alarm and dashboard names must derive from the migration name."
   }
 }
+
+run "rollback_pipeline_runs_the_other_way_in_attribute_mode" {
+  command = plan
+
+  variables {
+    rollback_enabled  = true
+    version_attribute = "updated_at"
+  }
+
+  override_data {
+    target = module.rollback_source[0].data.aws_dynamodb_table.source
+    values = {
+      name             = "orders-v2"
+      arn              = "arn:aws:dynamodb:eu-central-1:222222222222:table/orders-v2"
+      stream_enabled   = true
+      stream_view_type = "NEW_AND_OLD_IMAGES"
+      stream_arn       = "arn:aws:dynamodb:eu-central-1:222222222222:table/orders-v2/stream/2024-01-01T00:00:00.000"
+      hash_key         = "pk"
+      range_key        = "sk"
+      attribute        = [{ name = "pk", type = "S" }, { name = "sk", type = "N" }]
+    }
+  }
+
+  override_data {
+    target = module.rollback_target[0].data.aws_dynamodb_table.target
+    values = {
+      name      = "orders"
+      arn       = "arn:aws:dynamodb:eu-west-1:111111111111:table/orders"
+      hash_key  = "pk"
+      range_key = "sk"
+      attribute = [{ name = "pk", type = "S" }, { name = "sk", type = "N" }]
+    }
+  }
+
+  assert {
+    condition = (
+      output.rollback.name == "orders-migration-rollback"
+      && output.rollback.source.table_name == "orders-v2"
+      && output.rollback.source.account_id == "222222222222"
+      && output.rollback.target.table_name == "orders"
+      && output.rollback.target.account_id == "111111111111"
+      && output.rollback.version_attribute == "updated_at"
+    )
+    error_message = "The rollback pipeline must read the target table (target account) and write the source table (source account), in attribute mode."
+  }
+
+  assert {
+    condition     = output.rollback.target.change_bucket_name == "orders-migration-rollback-changes-111111111111-eu-west-1"
+    error_message = "The rollback change log must live in the source account, beside the table it writes."
+  }
+
+  assert {
+    condition     = length(output.alarm_names.rollback_target) == 7 && length(output.alarm_names.rollback_source) == 3
+    error_message = "The rollback direction must be watched like the forward one."
+  }
+}
+
+run "rollback_refuses_stream_mode" {
+  command = plan
+
+  variables {
+    rollback_enabled = true
+  }
+
+  override_data {
+    target = module.rollback_source[0].data.aws_dynamodb_table.source
+    values = {
+      name             = "orders-v2"
+      arn              = "arn:aws:dynamodb:eu-central-1:222222222222:table/orders-v2"
+      stream_enabled   = true
+      stream_view_type = "NEW_AND_OLD_IMAGES"
+      stream_arn       = "arn:aws:dynamodb:eu-central-1:222222222222:table/orders-v2/stream/2024-01-01T00:00:00.000"
+    }
+  }
+
+  override_data {
+    target = module.rollback_target[0].data.aws_dynamodb_table.target
+    values = {
+      name = "orders"
+      arn  = "arn:aws:dynamodb:eu-west-1:111111111111:table/orders"
+    }
+  }
+
+  expect_failures = [output.rollback]
+}

@@ -36,6 +36,7 @@ module "migration" {
   source_table_name = var.source_table_name
   target_table_name = var.target_table_name
   version_attribute = var.version_attribute
+  rollback_enabled  = var.rollback_enabled
 
   lambda_package_path = var.lambda_package_path
 

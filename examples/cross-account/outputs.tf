@@ -47,3 +47,13 @@ output "export_load_state_machine_arn" {
   description = "State machine that loads an export into the target table."
   value       = module.migration.export_load_state_machine_arn
 }
+
+output "rollback" {
+  description = "The rollback pipeline for the CLI (`terraform output -json rollback > reverse.json`), or null."
+  value       = module.migration.rollback
+}
+
+output "rollback_writer_function_name" {
+  description = "Writer of the rollback pipeline, in the source account (null when rollback_enabled = false)."
+  value       = try(module.migration.rollback.target.function_name, null)
+}

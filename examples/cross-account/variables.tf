@@ -73,6 +73,12 @@ variable "writer_enabled" {
   default     = true
 }
 
+variable "rollback_enabled" {
+  description = "Deploy the rollback pipeline (target table -> source table) before traffic moves. Needs version_attribute and the target table's stream with NEW_AND_OLD_IMAGES."
+  type        = bool
+  default     = false
+}
+
 variable "export_load_enabled" {
   description = "Create the Step Functions Distributed Map that loads an Export to S3 of the source table into the target (the bulk copy for large tables)."
   type        = bool

@@ -76,6 +76,7 @@ class DemoOptions:
     live_seconds: float = 20.0
     segments: int = 4
     version_attribute: str | None = None
+    rollback: bool = False  # deploy the rollback pipeline and end with a rollback rehearsal (attribute mode)
     name: str = "rehearsal"
     region: str = "us-east-1"
     source_account: str = "111111111111"
@@ -178,7 +179,8 @@ class Rehearsal:
         self._create_source_table(deployment.source, deployment.source_table)
         self.step("source table loaded, stream enabled", t, f"{opts.items} items of every DynamoDB type")
         t = time.monotonic()
-        self._create_table(deployment.target, deployment.target_table)
+        stream = {"StreamSpecification": {"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"}}
+        self._create_table(deployment.target, deployment.target_table, **(stream if opts.rollback else {}))
         deployment.terraform = self.terraform(emu, deployment)
         deployment.terraform.init()
         deployment.terraform.apply()
@@ -228,14 +230,93 @@ class Rehearsal:
         self.step("verify source against target", t, "equal" if result["equal"] else "DIFFERENT")
         pipeline = self._pipeline_figures(emu, deployment.outputs)
         ok = result["equal"] and not pipeline["parked"] and copy["reconciled"] and not copy["failed"]
-        return {
+        report: dict[str, Any] = {
             "ok": bool(ok),
             "copy": copy,
             "live_writes": traffic,
             "pipeline": pipeline,
             "drain_seconds": round(drain_seconds, 2),
             "verify": result,
-            "emulator": emu.stats(),
+        }
+        if opts.rollback:
+            rollback = self.rollback_rehearsal(emu, deployment, stack)
+            report["rollback"] = rollback
+            report["ok"] = bool(ok and rollback["ok"])
+        report["emulator"] = emu.stats()
+        return report
+
+    def rollback_rehearsal(self, emu: Sandbox, deployment: Deployment, stack: ExitStack) -> dict[str, Any]:
+        """Traffic moves to the target while old instances still write the source: both converge, nothing echoes.
+
+        For a window, one application writes the target table (the switch) and
+        another the source table (instances not yet moved, or a rollback), on the
+        same keys. The forward pipeline carries source writes to the target, the
+        rollback pipeline target writes to the source; a change one direction
+        wrote comes back equal and is skipped as stale. After the drain the two
+        tables must be equal, and the streams quiet (no write ping-pongs).
+        """
+        opts = self.options
+        source_cw = emu.session(opts.source_account).client("cloudwatch")
+        target_cw = emu.session(opts.target_account).client("cloudwatch")
+        before = {
+            "forward": (_metric(target_cw, "ChangesApplied", "Sum"), _metric(target_cw, "ChangesStale", "Sum")),
+            "reverse": (_metric(source_cw, "ChangesApplied", "Sum"), _metric(source_cw, "ChangesStale", "Sum")),
+        }
+        t = time.monotonic()
+        apps = [
+            self._start_application(
+                emu, _traffic_main, table=table, existing=opts.items, account=account, seed=opts.seed + offset
+            )
+            for offset, (table, account) in enumerate(
+                ((deployment.target_table, opts.target_account), (deployment.source_table, opts.source_account)), 1
+            )
+        ]
+        for stop, _, proc in apps:
+            stack.callback(self._stop_process, proc, stop)
+        apps[0][0].wait(max(2.0, opts.live_seconds / 2))
+        for stop, _, _ in apps:
+            stop.set()
+        writes = [self._collect_application(proc, results) for _, results, proc in apps]
+        if any(w.get("errors") for w in writes):
+            raise DemoError(
+                f"the rollback-window applications hit write errors: {[w.get('error_samples') for w in writes]}"
+            )
+        self.step(
+            "rollback window: writes in both accounts",
+            t,
+            f"{writes[0]['total']} to the target, {writes[1]['total']} to the source, same keys",
+        )
+        t = time.monotonic()
+        if not emu.wait_idle(timeout=opts.drain_timeout):
+            raise DemoError(f"the two pipelines did not drain within {opts.drain_timeout:.0f}s: {emu.stats()}")
+        # A ping-pong would never let the pipelines go idle (each write makes a stream record
+        # to deliver); once idle, they must stay so, with no change applied on either side.
+        applied = (_metric(target_cw, "ChangesApplied", "Sum"), _metric(source_cw, "ChangesApplied", "Sum"))
+        time.sleep(2.0)
+        quiet = emu.wait_idle(timeout=opts.drain_timeout) and applied == (
+            _metric(target_cw, "ChangesApplied", "Sum"),
+            _metric(source_cw, "ChangesApplied", "Sum"),
+        )
+        self.step("both directions drained", t, "then idle: no echo" if quiet else "STILL WRITING")
+        t = time.monotonic()
+        result = self._verify(deployment)
+        self.step("verify after the rollback window", t, "equal" if result["equal"] else "DIFFERENT")
+        after = {
+            "forward": (_metric(target_cw, "ChangesApplied", "Sum"), _metric(target_cw, "ChangesStale", "Sum")),
+            "reverse": (_metric(source_cw, "ChangesApplied", "Sum"), _metric(source_cw, "ChangesStale", "Sum")),
+        }
+        directions = {
+            name: {"applied": int(after[name][0] - before[name][0]), "stale": int(after[name][1] - before[name][1])}
+            for name in before
+        }
+        return {
+            "ok": bool(result["equal"] and quiet),
+            "writes_to_target": writes[0]["total"],
+            "writes_to_source": writes[1]["total"],
+            "forward": directions["forward"],
+            "reverse": directions["reverse"],
+            "quiet_after_drain": quiet,
+            "verify": result,
         }
 
     def _preflight(self) -> None:
@@ -308,6 +389,7 @@ class Rehearsal:
             "source_table_name": deployment.source_table,
             "target_table_name": deployment.target_table,
             "version_attribute": opts.version_attribute,
+            "rollback_enabled": opts.rollback,
             "lambda_package_path": str(opts.lambda_zip.resolve()),
             "force_destroy": True,
         }
@@ -330,9 +412,10 @@ class Rehearsal:
         )
 
     def _start_application(
-        self, emu: Sandbox, target: Any, **kwargs: Any
+        self, emu: Sandbox, target: Any, *, account: str | None = None, **kwargs: Any
     ) -> tuple[Any, multiprocessing.Queue[Any], multiprocessing.process.BaseProcess]:
         """Run ``target`` (an application) in its own process, talking to the sandbox, until told to stop."""
+        kwargs.setdefault("seed", self.options.seed)
         ctx = multiprocessing.get_context("spawn")
         stop = ctx.Event()
         results: multiprocessing.Queue[Any] = ctx.Queue()
@@ -341,9 +424,8 @@ class Rehearsal:
             name="rehearsal-application",
             kwargs={
                 "endpoint_url": emu.endpoint_url,
-                "credentials": emu.credentials(self.options.source_account),
+                "credentials": emu.credentials(account or self.options.source_account),
                 "region": self.options.region,
-                "seed": self.options.seed,
                 "rate": self.options.rate,
                 "stop": stop,
                 "results": results,
@@ -472,6 +554,21 @@ class Rehearsal:
             f"source {ver['source_items']:,} items, target {ver['target_items']:,} items, "
             f"mismatches = {ver['missing'] + ver['extra'] + ver['different'] + ver['untransformable']}",
         )
+        back = r.get("rollback")
+        if back:
+            fwd, rev = back["forward"], back["reverse"]
+            table.add_row(
+                "rollback window",
+                f"{back['writes_to_target']:,} writes to the target and {back['writes_to_source']:,} to the source "
+                f"on the same keys; forward {fwd['applied']:,} applied / {fwd['stale']:,} stale, reverse "
+                f"{rev['applied']:,} applied / {rev['stale']:,} stale (echoes skipped)",
+            )
+            rv = back["verify"]
+            table.add_row(
+                "after rollback window",
+                f"{'equal' if rv['equal'] else 'DIFFERENT'} ({rv['source_items']:,} items); both pipelines "
+                f"{'idle, nothing echoing' if back['quiet_after_drain'] else 'STILL WRITING'}",
+            )
         table.add_row("total time", f"{r['total_seconds']}s")
         self.console.print(table)
         if r["ok"]:

@@ -211,8 +211,19 @@ def demo(
     live_seconds: Annotated[float, typer.Option(min=1, help="Seconds the live application keeps writing.")] = 20.0,
     segments: SegmentsOpt = 4,
     version_attribute: Annotated[
-        str | None, typer.Option(help="Order by this item attribute instead of stream sequence numbers.")
-    ] = None,
+        str,
+        typer.Option(
+            help="Order by this item attribute (the sample items' last-modified stamp); empty: by stream sequence "
+            "numbers (then no rollback rehearsal)."
+        ),
+    ] = "updated_at",
+    rollback: Annotated[
+        bool,
+        typer.Option(
+            "--rollback/--no-rollback",
+            help="Deploy the rollback pipeline and end with a rollback window: writes in both accounts converge.",
+        ),
+    ] = True,
     example_dir: Annotated[Path, typer.Option(help="Terraform example to apply.")] = Path("examples/cross-account"),
     lambda_zip: Annotated[Path, typer.Option(help="Lambda package built by `make build`.")] = Path(
         "dist/dynamigrate-lambda.zip"
@@ -236,7 +247,8 @@ def demo(
         rate=rate,
         live_seconds=live_seconds,
         segments=segments,
-        version_attribute=version_attribute,
+        version_attribute=version_attribute or None,
+        rollback=rollback and bool(version_attribute),
         example_dir=example_dir,
         lambda_zip=lambda_zip,
         work_dir=work_dir,
