@@ -153,6 +153,7 @@ output "migration" {
 
   value = {
     name              = var.name
+    transport         = "s3"
     version_attribute = var.version_attribute
     transform         = var.transform
     source = {
@@ -211,6 +212,7 @@ output "rollback" {
 
   value = var.rollback_enabled ? {
     name              = local.rollback_name
+    transport         = "s3"
     version_attribute = var.version_attribute
     transform         = null
     source = {

@@ -199,6 +199,7 @@ locals {
           Bool = { "aws:SecureTransport" = "false" }
         }
       },
+      ], local.s3_transport ? [
       {
         Sid       = "AllowSourceWriterPutChanges"
         Effect    = "Allow"
@@ -209,19 +210,28 @@ locals {
           ArnEquals = { "aws:PrincipalArn" = var.source_writer_role_arn }
         }
       },
-    ], local.exporter_statements)
+    ] : [], local.exporter_statements)
   }
 }
 
 resource "aws_s3_bucket_notification" "this" {
+  count = local.s3_transport ? 1 : 0
+
   bucket = aws_s3_bucket.this.id
 
   queue {
     id            = "dynamigrate-changes"
-    queue_arn     = aws_sqs_queue.changes.arn
+    queue_arn     = aws_sqs_queue.changes[0].arn
     events        = ["s3:ObjectCreated:*"]
     filter_prefix = local.change_prefix
     filter_suffix = local.change_suffix
+  }
+
+  lifecycle {
+    precondition {
+      condition     = var.source_writer_role_arn != null
+      error_message = "transport = \"s3\" needs source_writer_role_arn: the source account's stream-to-S3 role, the only principal allowed to put change objects."
+    }
   }
 
   # S3 checks that it may send to the queue when the notification is saved.

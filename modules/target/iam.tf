@@ -62,16 +62,24 @@ locals {
           Resource = [local.target_table_arn, local.ledger_table_arn]
         },
         {
-          Sid      = "ReadChangeLog"
-          Effect   = "Allow"
-          Action   = ["s3:GetObject", "s3:GetObjectVersion"]
-          Resource = "${local.bucket_arn}/${local.change_prefix}*"
-        },
-        {
           Sid      = "WriteDeadLetters"
           Effect   = "Allow"
           Action   = "s3:PutObject"
           Resource = "${local.bucket_arn}/${local.dead_letter_prefix}*"
+        },
+        {
+          Sid      = "WriteOwnLogs"
+          Effect   = "Allow"
+          Action   = ["logs:CreateLogStream", "logs:PutLogEvents"]
+          Resource = "${local.log_group_arn}:*"
+        },
+      ],
+      local.s3_transport ? [
+        {
+          Sid      = "ReadChangeLog"
+          Effect   = "Allow"
+          Action   = ["s3:GetObject", "s3:GetObjectVersion"]
+          Resource = "${local.bucket_arn}/${local.change_prefix}*"
         },
         {
           Sid    = "ConsumeChangeQueue"
@@ -84,11 +92,25 @@ locals {
           ]
           Resource = local.queue_arn
         },
+        ] : [
         {
-          Sid      = "WriteOwnLogs"
+          # The stream's resource policy (modules/stream-access) must allow the same.
+          Sid      = "ReadSourceStream"
           Effect   = "Allow"
-          Action   = ["logs:CreateLogStream", "logs:PutLogEvents"]
-          Resource = "${local.log_group_arn}:*"
+          Action   = ["dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator"]
+          Resource = var.source_stream_arn
+        },
+        {
+          Sid      = "ListSourceStreams"
+          Effect   = "Allow"
+          Action   = ["dynamodb:ListStreams"]
+          Resource = "${local.source_table_arn}/stream/*"
+        },
+        {
+          Sid      = "WriteFailedStreamBatches"
+          Effect   = "Allow"
+          Action   = ["s3:PutObject"]
+          Resource = "${local.bucket_arn}/${local.direct_failure_prefix}*"
         },
       ],
       local.use_kms ? [

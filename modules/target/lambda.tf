@@ -31,14 +31,14 @@ locals {
 
 resource "aws_lambda_function" "this" {
   #checkov:skip=CKV_AWS_117:The function only calls AWS APIs (S3, SQS, DynamoDB); a VPC adds NAT or endpoint cost and no protection here.
-  #checkov:skip=CKV_AWS_116:Invoked only by an SQS event source mapping; failed messages go to the queue's own dead-letter queue, and a function DLQ applies to asynchronous invocations only.
+  #checkov:skip=CKV_AWS_116:Invoked only by an event source mapping (SQS: failed messages go to the queue's own dead-letter queue; direct: failed stream batches go to the mapping's on-failure S3 destination); a function DLQ applies to asynchronous invocations only.
   #checkov:skip=CKV_AWS_272:Code signing needs an AWS Signer profile outside this module; the package is built reproducibly by `make build` and pinned by source_code_hash.
   #checkov:skip=CKV_AWS_173:The environment holds only resource names and tuning values, no secrets; Lambda encrypts it at rest with its service key.
   function_name = local.function_name
-  description   = "dynamigrate ${var.name}: applies change-log objects from S3 to ${var.target_table_name}"
+  description   = local.s3_transport ? "dynamigrate ${var.name}: applies change-log objects from S3 to ${var.target_table_name}" : "dynamigrate ${var.name}: applies the source table's stream to ${var.target_table_name}"
   role          = aws_iam_role.this.arn
 
-  handler       = "dynamigrate.handlers.s3_to_table.lambda_handler"
+  handler       = local.s3_transport ? "dynamigrate.handlers.s3_to_table.lambda_handler" : "dynamigrate.handlers.stream_to_table.lambda_handler"
   runtime       = var.runtime
   architectures = var.architectures
 
@@ -75,7 +75,9 @@ resource "aws_lambda_function" "this" {
 }
 
 resource "aws_lambda_event_source_mapping" "this" {
-  event_source_arn = aws_sqs_queue.changes.arn
+  count = local.s3_transport ? 1 : 0
+
+  event_source_arn = aws_sqs_queue.changes[0].arn
   function_name    = aws_lambda_function.this.arn
   enabled          = var.writer.enabled
 
@@ -91,4 +93,43 @@ resource "aws_lambda_event_source_mapping" "this" {
 
   # Never consume a message before failures can reach the dead-letter queue.
   depends_on = [aws_sqs_queue_redrive_policy.changes]
+}
+
+# transport = "direct": the source table's stream, read across accounts (its
+# resource policy, modules/stream-access, must let this function's role in).
+resource "aws_lambda_event_source_mapping" "stream" {
+  count = local.s3_transport ? 0 : 1
+
+  event_source_arn  = var.source_stream_arn
+  function_name     = aws_lambda_function.this.arn
+  enabled           = var.writer.enabled
+  starting_position = var.direct_stream.starting_position
+
+  batch_size                         = var.direct_stream.batch_size
+  maximum_batching_window_in_seconds = var.direct_stream.maximum_batching_window_in_seconds
+  parallelization_factor             = var.direct_stream.parallelization_factor
+  bisect_batch_on_function_error     = true
+  maximum_retry_attempts             = var.direct_stream.maximum_retry_attempts
+  maximum_record_age_in_seconds      = var.direct_stream.maximum_record_age_in_seconds
+  function_response_types            = ["ReportBatchItemFailures"]
+
+  # Records that fail every retry are written, whole, to the migration's
+  # bucket (an SQS or SNS destination would only keep pointers into a stream
+  # that forgets after 24 hours).
+  destination_config {
+    on_failure {
+      destination_arn = local.bucket_arn
+    }
+  }
+
+  tags = local.tags
+
+  lifecycle {
+    precondition {
+      condition     = var.source_stream_arn != null
+      error_message = "transport = \"direct\" needs source_stream_arn: the source table's stream ARN (NEW_AND_OLD_IMAGES)."
+    }
+  }
+
+  depends_on = [aws_iam_role_policy.this, aws_s3_bucket.this]
 }

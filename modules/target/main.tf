@@ -43,6 +43,12 @@ locals {
 
   use_kms = var.kms_key_arn != null
 
+  # transport: the change log (S3 + SQS) or the source stream read directly.
+  s3_transport = var.transport == "s3"
+  # Lambda's on-failure S3 destination writes under aws/lambda/<mapping uuid>/<shard>/...
+  direct_failure_prefix = "aws/lambda/"
+  source_table_arn      = var.source_stream_arn == null ? "" : split("/stream/", var.source_stream_arn)[0]
+
   # AWS: set the queue's visibility timeout to at least six times the
   # function timeout plus the batching window, so a batch that is retried by
   # Lambda is not handed to a second invocation meanwhile.

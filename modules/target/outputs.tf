@@ -33,22 +33,22 @@ output "dead_letter_prefix" {
 
 output "queue_url" {
   description = "URL of the change queue (S3 notifications consumed by the writer)."
-  value       = try(aws_sqs_queue.changes.url, null)
+  value       = try(aws_sqs_queue.changes[0].url, null)
 }
 
 output "queue_arn" {
   description = "ARN of the change queue."
-  value       = try(aws_sqs_queue.changes.arn, null)
+  value       = try(aws_sqs_queue.changes[0].arn, null)
 }
 
 output "dead_letter_queue_url" {
   description = "URL of the change queue's dead-letter queue."
-  value       = try(aws_sqs_queue.dead_letter.url, null)
+  value       = try(aws_sqs_queue.dead_letter[0].url, null)
 }
 
 output "dead_letter_queue_arn" {
   description = "ARN of the change queue's dead-letter queue."
-  value       = try(aws_sqs_queue.dead_letter.arn, null)
+  value       = try(aws_sqs_queue.dead_letter[0].arn, null)
 }
 
 ################################################################################
@@ -77,12 +77,12 @@ output "writer_log_group_name" {
 
 output "writer_event_source_mapping_uuid" {
   description = "UUID of the event source mapping from the change queue to the writer (disable it to pause replication)."
-  value       = try(aws_lambda_event_source_mapping.this.uuid, null)
+  value       = one(concat(aws_lambda_event_source_mapping.this[*].uuid, aws_lambda_event_source_mapping.stream[*].uuid))
 }
 
 output "writer_event_source_mapping_arn" {
   description = "ARN of the event source mapping from the change queue to the writer."
-  value       = try(aws_lambda_event_source_mapping.this.arn, null)
+  value       = one(concat(aws_lambda_event_source_mapping.this[*].arn, aws_lambda_event_source_mapping.stream[*].arn))
 }
 
 ################################################################################
@@ -167,4 +167,14 @@ output "alarm_names" {
 output "dashboard_name" {
   description = "Name of the CloudWatch dashboard, or null when create_dashboard = false."
   value       = try(aws_cloudwatch_dashboard.this[0].dashboard_name, null)
+}
+
+output "transport" {
+  description = "How changes reach the writer: s3 (the change log and its queue) or direct (the source stream)."
+  value       = var.transport
+}
+
+output "writer_role_name" {
+  description = "Name of the writer's execution role (transport = direct: the principal modules/stream-access lets read the source stream)."
+  value       = aws_iam_role.this.name
 }

@@ -5,6 +5,8 @@
 ################################################################################
 
 resource "aws_sqs_queue" "changes" {
+  count = local.s3_transport ? 1 : 0
+
   name = local.queue_name
 
   visibility_timeout_seconds = local.queue_visibility_timeout_in_seconds
@@ -24,6 +26,8 @@ resource "aws_sqs_queue" "changes" {
 }
 
 resource "aws_sqs_queue" "dead_letter" {
+  count = local.s3_transport ? 1 : 0
+
   name = local.dead_letter_queue_name
 
   message_retention_seconds = local.dead_letter_queue_message_retention_in_seconds
@@ -39,20 +43,26 @@ resource "aws_sqs_queue" "dead_letter" {
 # terraform-aws-modules/sqs does): it compares the policy as JSON, so an API
 # that re-serialises it (e.g. moto, with spaces) does not cause a perpetual diff.
 resource "aws_sqs_queue_redrive_policy" "changes" {
-  queue_url = aws_sqs_queue.changes.id
+  count = local.s3_transport ? 1 : 0
+
+  queue_url = aws_sqs_queue.changes[0].id
   redrive_policy = jsonencode({
-    deadLetterTargetArn = aws_sqs_queue.dead_letter.arn
+    deadLetterTargetArn = aws_sqs_queue.dead_letter[0].arn
     maxReceiveCount     = var.writer.max_receive_count
   })
 }
 
 resource "aws_sqs_queue_policy" "changes" {
-  queue_url = aws_sqs_queue.changes.id
+  count = local.s3_transport ? 1 : 0
+
+  queue_url = aws_sqs_queue.changes[0].id
   policy    = jsonencode(local.queue_policy)
 }
 
 resource "aws_sqs_queue_policy" "dead_letter" {
-  queue_url = aws_sqs_queue.dead_letter.id
+  count = local.s3_transport ? 1 : 0
+
+  queue_url = aws_sqs_queue.dead_letter[0].id
   policy = jsonencode({
     Version = "2012-10-17"
     Statement = [

@@ -33,12 +33,60 @@ variable "target_account_id" {
 }
 
 variable "source_writer_role_arn" {
-  description = "ARN of the source account's stream-to-S3 execution role, the only principal allowed to put change-log objects into the change bucket. It need not exist yet: the bucket policy matches it by aws:PrincipalArn."
+  description = "ARN of the source account's stream-to-S3 execution role, the only principal allowed to put change-log objects into the change bucket (transport = \"s3\"; null with transport = \"direct\"). It need not exist yet: the bucket policy matches it by aws:PrincipalArn."
   type        = string
+  default     = null
 
   validation {
-    condition     = can(regex("^arn:aws[a-zA-Z-]*:iam::[0-9]{12}:role/[\\w+=,.@/-]{1,512}$", var.source_writer_role_arn))
+    condition     = var.source_writer_role_arn == null || can(regex("^arn:aws[a-zA-Z-]*:iam::[0-9]{12}:role/[\\w+=,.@/-]{1,512}$", var.source_writer_role_arn))
     error_message = "source_writer_role_arn must be an IAM role ARN such as arn:aws:iam::111111111111:role/orders-migration-stream-to-s3."
+  }
+}
+
+variable "transport" {
+  description = "How changes travel: \"s3\" (the change log: the source account's stream-to-S3 function writes objects into this account's bucket, an SQS queue feeds the writer; replayable for the log's retention) or \"direct\" (the writer reads the source table's stream across accounts; needs source_stream_arn and modules/stream-access in the source account). docs/transports.md compares them."
+  type        = string
+  default     = "s3"
+  nullable    = false
+
+  validation {
+    condition     = contains(["s3", "direct"], var.transport)
+    error_message = "transport must be \"s3\" or \"direct\"."
+  }
+}
+
+variable "source_stream_arn" {
+  description = "transport = \"direct\": ARN of the source table's stream (NEW_AND_OLD_IMAGES), which the writer reads across accounts."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.source_stream_arn == null || can(regex("^arn:aws[a-zA-Z-]*:dynamodb:[a-z0-9-]+:[0-9]{12}:table/[a-zA-Z0-9_.-]{3,255}/stream/.+$", var.source_stream_arn))
+    error_message = "source_stream_arn must be a DynamoDB stream ARN such as arn:aws:dynamodb:eu-west-1:111111111111:table/orders/stream/2024-01-01T00:00:00.000."
+  }
+}
+
+variable "direct_stream" {
+  description = "transport = \"direct\": the stream event source mapping's settings (as modules/source's stream). The function's own settings are in writer."
+  type = object({
+    batch_size                         = optional(number, 500)
+    maximum_batching_window_in_seconds = optional(number, 1)
+    parallelization_factor             = optional(number, 1)
+    maximum_retry_attempts             = optional(number, 10)
+    maximum_record_age_in_seconds      = optional(number, -1)
+    starting_position                  = optional(string, "TRIM_HORIZON")
+  })
+  default  = {}
+  nullable = false
+
+  validation {
+    condition     = var.direct_stream.batch_size >= 1 && var.direct_stream.batch_size <= 10000 && var.direct_stream.parallelization_factor >= 1 && var.direct_stream.parallelization_factor <= 10
+    error_message = "direct_stream.batch_size must be 1..10000 and parallelization_factor 1..10."
+  }
+
+  validation {
+    condition     = contains(["TRIM_HORIZON", "LATEST"], var.direct_stream.starting_position)
+    error_message = "direct_stream.starting_position must be TRIM_HORIZON or LATEST."
   }
 }
 

@@ -115,7 +115,22 @@ def mark_done(*steps: str, **fields: Any) -> None:
 # ------------------------------------------------------------------ status --
 
 
+def quiet_alarm(name: str) -> None:
+    """An alarm of the migration that is not firing (status must not count it)."""
+    boto3.client("cloudwatch").put_metric_alarm(
+        AlarmName=name,
+        Namespace="AWS/Lambda",
+        MetricName="Errors",
+        Statistic="Sum",
+        Period=300,
+        EvaluationPeriods=1,
+        Threshold=1,
+        ComparisonOperator="GreaterThanOrEqualToThreshold",
+    )
+
+
 def test_given_a_healthy_pipeline_then_status_needs_no_attention(manifest: Manifest) -> None:
+    quiet_alarm(f"{NAME}-writer-errors")
     mark_done("preflight", "capture")
     report = status(manifest, store().load(), account(), account())
     assert report.attention == [], report.as_dict()
@@ -145,6 +160,7 @@ def _writer_errors(_m: Manifest) -> None:
 
 
 def _alarm(_m: Manifest) -> None:
+    quiet_alarm(f"{NAME}-writer-errors")
     cloudwatch = boto3.client("cloudwatch")
     cloudwatch.put_metric_alarm(
         AlarmName=f"{NAME}-dead-letter-queue",
@@ -359,3 +375,29 @@ def test_given_the_cli_then_cutover_records_a_step_and_prints_the_next_action(
     refused = CliRunner().invoke(app, ["cutover", "verify", "--migration-file", str(path)])
     assert refused.exit_code == 1
     assert "the next step is capture" in refused.output
+
+
+def test_given_the_direct_transport_then_status_reads_the_writers_stream_lag_and_expects_no_queue(
+    manifest: Manifest,
+) -> None:
+    direct = Manifest.from_output(
+        {**raw(manifest), "transport": "direct", "source": {**manifest.source.raw, "function_name": None}}
+    )
+    mark_done("preflight", "capture")
+    report = status(direct, store().load(), account(), account())
+    names = [c.name for c in report.checks]
+    assert "capture mapping" not in names and "dead-letter queue" not in names
+    assert report.attention == []
+    put_metric("AWS/Lambda", "IteratorAge", {"FunctionName": WRITER}, 3 * 3600 * 1000)
+    lagging = status(direct, store().load(), account(), account())
+    assert [c.name for c in lagging.attention] == ["stream lag"] and WRITER in lagging.attention[0].hint
+
+
+def test_given_the_direct_transport_then_preflight_probes_only_the_functions_that_exist(manifest: Manifest) -> None:
+    enable_pitr()
+    direct = Manifest.from_output(
+        {**raw(manifest), "transport": "direct", "source": {**manifest.source.raw, "function_name": None}}
+    )
+    report = preflight(direct, account(), account())
+    assert report.attention == [], report.as_dict()
+    assert f"{WRITER} readable" in {c.name for c in report.checks}

@@ -219,3 +219,37 @@ def test_given_real_stream_of_mixed_writes_when_piped_through_both_handlers_then
     assert report.source_items == ddb.scan(TableName=SOURCE_TABLE, Select="COUNT")["Count"] == 29
     raw = gzip.decompress(boto3.client("s3").get_object(Bucket=BUCKET, Key=keys[0])["Body"].read())
     assert b'"N":"' in raw and b"float" not in raw
+
+
+# ---------------------------------------------------- stream -> table (direct) --
+
+
+@pytest.fixture
+def direct_handler(tables, monkeypatch):  # type: ignore[no-untyped-def]
+    return load_handler("dynamigrate.handlers.stream_to_table", WRITER_ENV, monkeypatch)
+
+
+def test_given_a_stream_batch_when_the_direct_writer_runs_then_the_target_gets_it_without_a_change_log(
+    direct_handler,  # type: ignore[no-untyped-def]
+) -> None:
+    event = load_event("dynamodb_stream_batch.json")
+    for record in event["Records"]:
+        record["dynamodb"]["ApproximateCreationDateTime"] = time.time()
+    assert direct_handler.lambda_handler(event, FakeContext()) == {"batchItemFailures": []}
+    items = boto3.client("dynamodb").scan(TableName=TARGET_TABLE)["Items"]
+    assert len(items) == 1 and items[0]["amount"] == {"N": "0.5"}  # as through the change log
+    assert list_keys() == []  # no object written: nothing parked
+
+
+def test_given_an_undecodable_record_when_the_direct_writer_runs_then_it_alone_is_retried(
+    direct_handler,  # type: ignore[no-untyped-def]
+) -> None:
+    event = load_event("dynamodb_stream_batch.json")
+    for record in event["Records"]:
+        record["dynamodb"]["ApproximateCreationDateTime"] = time.time()
+    broken = copy.deepcopy(event["Records"][-1])
+    broken["eventName"] = "RENAME"
+    broken["dynamodb"]["SequenceNumber"] = "9" * 30
+    event["Records"].append(broken)
+    assert direct_handler.lambda_handler(event, FakeContext()) == {"batchItemFailures": [{"itemIdentifier": "9" * 30}]}
+    assert len(boto3.client("dynamodb").scan(TableName=TARGET_TABLE)["Items"]) == 1

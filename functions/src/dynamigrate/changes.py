@@ -227,6 +227,11 @@ _BINARY = re.compile(rb'"BS?":')
 _NUMBER_TYPES = (int, float)
 
 
+def change_from_line(line: dict[str, Any]) -> Change:
+    """One change line (as ``line_from_stream_record`` builds it) as a validated Change."""
+    return _change(line, 1)
+
+
 def _change(line: Any, number: int, *, binary: bool = True) -> Change:
     """Validate what planning a change needs (op, sequence, time, key types) and build it.
 

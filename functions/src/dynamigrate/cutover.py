@@ -140,10 +140,9 @@ class Cutover:
         return {"checks": len(report.checks), "notes": [c.value for c in report.checks if c.ok is None]}
 
     def _capture(self, _state: State) -> dict[str, Any]:
-        states = {
-            "capture": _mapping_state(self.source, self.manifest.source.get("event_source_mapping_uuid")),
-            "writer": _mapping_state(self.target, self.manifest.target.get("event_source_mapping_uuid")),
-        }
+        states = {"writer": _mapping_state(self.target, self.manifest.target.get("event_source_mapping_uuid"))}
+        if not self.manifest.direct:  # the direct transport's writer is the stream's reader
+            states["capture"] = _mapping_state(self.source, self.manifest.source.get("event_source_mapping_uuid"))
         off = [name for name, value in states.items() if value != "Enabled"]
         if off:
             raise StepRefusedError(

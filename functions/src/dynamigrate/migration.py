@@ -79,6 +79,11 @@ class Manifest:
     source: Side
     target: Side
     transform: str | None = None
+    transport: str = "s3"  # or "direct": the writer reads the source stream, no change log or queue
+
+    @property
+    def direct(self) -> bool:
+        return self.transport == "direct"
 
     @classmethod
     def load(cls, path: Path) -> Manifest:
@@ -107,19 +112,25 @@ class Manifest:
             or not isinstance(data.get("target"), dict)
         ):
             raise ManifestError(f"{where} is not the module's `migration` output (no source and target objects)")
+        transport = str(data.get("transport") or "s3")
         sides = []
         for role in ("source", "target"):
             raw = data[role]
-            missing = [k for k in ("account_id", "region", "table_name", "function_name") if not raw.get(k)]
+            needed = ["account_id", "region", "table_name"]
+            if role == "target" or transport == "s3":  # the direct transport has no source function
+                needed.append("function_name")
+            missing = [k for k in needed if not raw.get(k)]
             if missing:
                 raise ManifestError(f"{where}: {role} lacks {', '.join(missing)}; re-export `terraform output`")
-            sides.append(Side(str(raw["account_id"]), str(raw["region"]), raw["table_name"], raw["function_name"], raw))
+            function = str(raw.get("function_name") or "")
+            sides.append(Side(str(raw["account_id"]), str(raw["region"]), raw["table_name"], function, raw))
         return cls(
             name=str(data.get("name") or "default"),
             version_attribute=data.get("version_attribute") or None,
             source=sides[0],
             target=sides[1],
             transform=data.get("transform") or None,
+            transport=transport,
         )
 
     @property

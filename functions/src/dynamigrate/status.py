@@ -128,6 +128,7 @@ def _alarms_firing(account: Account, prefix: str) -> list[str]:
         alarm["AlarmName"]
         for page in pages.paginate(AlarmNamePrefix=prefix, StateValue="ALARM")
         for alarm in page.get("MetricAlarms", [])
+        if alarm.get("StateValue") == "ALARM"  # some implementations apply only one of the two filters
     ]
 
 
@@ -160,7 +161,10 @@ def status(
     switched = "switch" in state.done
     live = "capture" in state.done and not switched
 
-    for side, account, label in ((manifest.source, source, "capture"), (manifest.target, target, "writer")):
+    consumers = [(manifest.target, target, "writer")]
+    if not manifest.direct:
+        consumers.insert(0, (manifest.source, source, "capture"))
+    for side, account, label in consumers:
         mapping = _mapping_state(account, side.get("event_source_mapping_uuid"))
         report.add(
             f"{label} mapping",
@@ -170,11 +174,15 @@ def status(
             "(stream.enabled / writer.enabled = true in Terraform)",
         )
 
+    # The stream's reader: the capture function (change log) or the writer itself (direct).
+    reader, reader_account = (
+        (manifest.target.function_name, target) if manifest.direct else (manifest.source.function_name, source)
+    )
     lag = metric(
-        source,
+        reader_account,
         "AWS/Lambda",
         "IteratorAge",
-        [{"Name": "FunctionName", "Value": manifest.source.function_name}],
+        [{"Name": "FunctionName", "Value": reader}],
         "Maximum",
         seconds=window_seconds,
         now=now,
@@ -184,9 +192,20 @@ def status(
         "stream lag",
         _age(lag_s),
         ok=None if lag_s is None else lag_s < max_stream_lag,
-        hint="stream records expire after 24 h: find why the capture function is behind (its errors, throttles)",
+        hint=f"stream records expire after 24 h: find why {reader} is behind (its errors, throttles)",
     )
+    if manifest.direct:
+        report.add("change queue", "none: the direct transport reads the stream", None)
+    else:
+        _queue_checks(report, manifest, target, window_seconds=window_seconds, max_queue_age=max_queue_age, now=now)
+    _writer_checks(report, manifest, state, source, target, window_seconds=window_seconds, now=now)
+    return report
 
+
+def _queue_checks(
+    report: Report, manifest: Manifest, target: Account, *, window_seconds: float, max_queue_age: float, now: float
+) -> None:
+    """The change log's queue and dead-letter queue."""
     depth = _queue_depth(target, manifest.target.get("queue_url"))
     age = metric(
         target,
@@ -213,6 +232,19 @@ def status(
         hint=f"fix what the writer's log says, then: dynamigrate redrive --writer-function {function} --what queue",
     )
 
+
+def _writer_checks(
+    report: Report,
+    manifest: Manifest,
+    state: State,
+    source: Account,
+    target: Account,
+    *,
+    window_seconds: float,
+    now: float,
+) -> None:
+    """Parked changes, the writer's errors and outcomes, alarms in both accounts, the last verify."""
+    function = manifest.target.function_name
     bucket, prefix = manifest.target.get("change_bucket_name"), manifest.target.get("dead_letter_prefix")
     if bucket and prefix:
         parked = _count_objects(target, bucket, prefix)
@@ -271,7 +303,6 @@ def status(
             hint="run `dynamigrate cutover verify` again (differences during live traffic are rechecked; "
             "persistent ones need `dynamigrate verify --repair`)",
         )
-    return report
 
 
 # -------------------------------------------------------------- preflight --
@@ -472,6 +503,8 @@ def _permissions(
             "sqs:GetQueueAttributes on the queue",
         )
     for side, account in ((manifest.source, source), (manifest.target, target)):
+        if not side.function_name:  # the direct transport has no function in the source account
+            continue
         _probe(
             report,
             f"{side.function_name} readable",

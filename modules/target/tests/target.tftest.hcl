@@ -188,22 +188,22 @@ run "notification_sends_new_change_objects_to_the_queue" {
   command = plan
 
   assert {
-    condition     = length(aws_s3_bucket_notification.this.queue) == 1
+    condition     = length(aws_s3_bucket_notification.this[0].queue) == 1
     error_message = "Exactly one queue notification is expected."
   }
 
   assert {
     condition = (
-      aws_s3_bucket_notification.this.queue[0].queue_arn == "arn:aws:sqs:eu-west-1:222222222222:orders-migration-changes"
-      && aws_s3_bucket_notification.this.queue[0].filter_prefix == "changes/"
-      && aws_s3_bucket_notification.this.queue[0].filter_suffix == ".jsonl.gz"
-      && toset(aws_s3_bucket_notification.this.queue[0].events) == toset(["s3:ObjectCreated:*"])
+      aws_s3_bucket_notification.this[0].queue[0].queue_arn == "arn:aws:sqs:eu-west-1:222222222222:orders-migration-changes"
+      && aws_s3_bucket_notification.this[0].queue[0].filter_prefix == "changes/"
+      && aws_s3_bucket_notification.this[0].queue[0].filter_suffix == ".jsonl.gz"
+      && toset(aws_s3_bucket_notification.this[0].queue[0].events) == toset(["s3:ObjectCreated:*"])
     )
     error_message = "New objects under changes/ ending in .jsonl.gz must notify the change queue."
   }
 
   assert {
-    condition     = length(aws_s3_bucket_notification.this.lambda_function) == 0 && length(aws_s3_bucket_notification.this.topic) == 0
+    condition     = length(aws_s3_bucket_notification.this[0].lambda_function) == 0 && length(aws_s3_bucket_notification.this[0].topic) == 0
     error_message = "The bucket must notify only the queue."
   }
 }
@@ -212,27 +212,27 @@ run "queues_are_encrypted_with_redrive_and_tls_only" {
   command = plan
 
   assert {
-    condition     = aws_sqs_queue.changes.name == "orders-migration-changes" && aws_sqs_queue.dead_letter.name == "orders-migration-changes-dlq"
+    condition     = aws_sqs_queue.changes[0].name == "orders-migration-changes" && aws_sqs_queue.dead_letter[0].name == "orders-migration-changes-dlq"
     error_message = "Queue names must derive from name."
   }
 
   assert {
-    condition     = aws_sqs_queue.changes.visibility_timeout_seconds == 6 * 60 + 1
+    condition     = aws_sqs_queue.changes[0].visibility_timeout_seconds == 6 * 60 + 1
     error_message = "The visibility timeout must be 6 x the writer timeout plus the batching window."
   }
 
   assert {
-    condition     = aws_sqs_queue.changes.message_retention_seconds == 1209600 && aws_sqs_queue.dead_letter.message_retention_seconds == 1209600
+    condition     = aws_sqs_queue.changes[0].message_retention_seconds == 1209600 && aws_sqs_queue.dead_letter[0].message_retention_seconds == 1209600
     error_message = "Both queues must keep messages for 14 days by default."
   }
 
   assert {
-    condition     = aws_sqs_queue.changes.sqs_managed_sse_enabled && aws_sqs_queue.dead_letter.sqs_managed_sse_enabled
+    condition     = aws_sqs_queue.changes[0].sqs_managed_sse_enabled && aws_sqs_queue.dead_letter[0].sqs_managed_sse_enabled
     error_message = "Without kms_key_arn both queues must use SQS-managed SSE."
   }
 
   assert {
-    condition = jsondecode(aws_sqs_queue_redrive_policy.changes.redrive_policy) == {
+    condition = jsondecode(aws_sqs_queue_redrive_policy.changes[0].redrive_policy) == {
       deadLetterTargetArn = "arn:aws:sqs:eu-west-1:222222222222:orders-migration-changes-dlq"
       maxReceiveCount     = 5
     }
@@ -241,7 +241,7 @@ run "queues_are_encrypted_with_redrive_and_tls_only" {
 
   assert {
     condition = [
-      for s in jsondecode(aws_sqs_queue_policy.changes.policy).Statement : s if s.Effect == "Allow"
+      for s in jsondecode(aws_sqs_queue_policy.changes[0].policy).Statement : s if s.Effect == "Allow"
       ] == [{
         Sid       = "AllowChangeBucketNotifications"
         Effect    = "Allow"
@@ -258,7 +258,7 @@ run "queues_are_encrypted_with_redrive_and_tls_only" {
 
   assert {
     condition = alltrue([
-      for p in [aws_sqs_queue_policy.changes.policy, aws_sqs_queue_policy.dead_letter.policy] :
+      for p in [aws_sqs_queue_policy.changes[0].policy, aws_sqs_queue_policy.dead_letter[0].policy] :
       anytrue([for s in jsondecode(p).Statement : try(s.Effect == "Deny" && s.Condition.Bool["aws:SecureTransport"] == "false", false)])
     ])
     error_message = "Both queues must deny requests without TLS."
@@ -266,7 +266,7 @@ run "queues_are_encrypted_with_redrive_and_tls_only" {
 
   assert {
     condition = alltrue([
-      for p in [aws_sqs_queue_policy.changes.policy, aws_sqs_queue_policy.dead_letter.policy] :
+      for p in [aws_sqs_queue_policy.changes[0].policy, aws_sqs_queue_policy.dead_letter[0].policy] :
       alltrue([for s in jsondecode(p).Statement : s.Effect == "Deny" || !strcontains(jsonencode(s.Action), "*")])
     ])
     error_message = "Queue policies must not allow wildcard actions."
@@ -361,13 +361,13 @@ run "writer_event_source_mapping" {
 
   assert {
     condition = (
-      aws_lambda_event_source_mapping.this.event_source_arn == "arn:aws:sqs:eu-west-1:222222222222:orders-migration-changes"
-      && aws_lambda_event_source_mapping.this.function_name == "arn:aws:lambda:eu-west-1:222222222222:function:orders-migration-writer"
-      && aws_lambda_event_source_mapping.this.batch_size == 10
-      && aws_lambda_event_source_mapping.this.maximum_batching_window_in_seconds == 1
-      && aws_lambda_event_source_mapping.this.function_response_types == toset(["ReportBatchItemFailures"])
-      && aws_lambda_event_source_mapping.this.scaling_config[0].maximum_concurrency == 5
-      && aws_lambda_event_source_mapping.this.enabled
+      aws_lambda_event_source_mapping.this[0].event_source_arn == "arn:aws:sqs:eu-west-1:222222222222:orders-migration-changes"
+      && aws_lambda_event_source_mapping.this[0].function_name == "arn:aws:lambda:eu-west-1:222222222222:function:orders-migration-writer"
+      && aws_lambda_event_source_mapping.this[0].batch_size == 10
+      && aws_lambda_event_source_mapping.this[0].maximum_batching_window_in_seconds == 1
+      && aws_lambda_event_source_mapping.this[0].function_response_types == toset(["ReportBatchItemFailures"])
+      && aws_lambda_event_source_mapping.this[0].scaling_config[0].maximum_concurrency == 5
+      && aws_lambda_event_source_mapping.this[0].enabled
     )
     error_message = "The queue-to-writer event source mapping settings are wrong."
   }
@@ -760,8 +760,8 @@ run "kms_key_encrypts_bucket_queues_and_ledger" {
 
   assert {
     condition = (
-      aws_sqs_queue.changes.kms_master_key_id == var.kms_key_arn
-      && aws_sqs_queue.dead_letter.kms_master_key_id == var.kms_key_arn
+      aws_sqs_queue.changes[0].kms_master_key_id == var.kms_key_arn
+      && aws_sqs_queue.dead_letter[0].kms_master_key_id == var.kms_key_arn
       && aws_dynamodb_table.ledger.server_side_encryption[0].kms_key_arn == var.kms_key_arn
     )
     error_message = "With kms_key_arn both queues and the ledger must use that key."
@@ -835,21 +835,21 @@ run "custom_settings_flow_through" {
 
   assert {
     condition = (
-      aws_lambda_event_source_mapping.this.batch_size == 100
-      && aws_lambda_event_source_mapping.this.maximum_batching_window_in_seconds == 5
-      && aws_lambda_event_source_mapping.this.scaling_config[0].maximum_concurrency == 50
-      && aws_lambda_event_source_mapping.this.enabled == false
+      aws_lambda_event_source_mapping.this[0].batch_size == 100
+      && aws_lambda_event_source_mapping.this[0].maximum_batching_window_in_seconds == 5
+      && aws_lambda_event_source_mapping.this[0].scaling_config[0].maximum_concurrency == 50
+      && aws_lambda_event_source_mapping.this[0].enabled == false
     )
     error_message = "Event source mapping settings must be used (and enabled = false pauses it)."
   }
 
   assert {
-    condition     = aws_sqs_queue.changes.visibility_timeout_seconds == 6 * 120 + 5 && aws_sqs_queue.changes.message_retention_seconds == 86400
+    condition     = aws_sqs_queue.changes[0].visibility_timeout_seconds == 6 * 120 + 5 && aws_sqs_queue.changes[0].message_retention_seconds == 86400
     error_message = "Queue timing must follow the writer settings."
   }
 
   assert {
-    condition     = jsondecode(aws_sqs_queue_redrive_policy.changes.redrive_policy).maxReceiveCount == 3
+    condition     = jsondecode(aws_sqs_queue_redrive_policy.changes[0].redrive_policy).maxReceiveCount == 3
     error_message = "max_receive_count must reach the redrive policy."
   }
 
@@ -864,7 +864,7 @@ run "custom_settings_flow_through" {
   }
 
   assert {
-    condition     = aws_sqs_queue.changes.tags == tomap({ team = "data", "dynamigrate:migration" = "orders-migration" })
+    condition     = aws_sqs_queue.changes[0].tags == tomap({ team = "data", "dynamigrate:migration" = "orders-migration" })
     error_message = "tags must be applied alongside the migration tag."
   }
 
@@ -1150,4 +1150,82 @@ run "rejects_alarm_settings_that_cannot_work" {
   }
 
   expect_failures = [var.alarm_actions, var.alarms]
+}
+
+################################################################################
+# Direct transport
+################################################################################
+
+run "direct_transport_reads_the_source_stream_and_has_no_queue" {
+  command = plan
+
+  variables {
+    transport              = "direct"
+    source_writer_role_arn = null
+    source_stream_arn      = "arn:aws:dynamodb:eu-west-1:111111111111:table/orders/stream/2024-01-01T00:00:00.000"
+  }
+
+  assert {
+    condition = (
+      length(aws_sqs_queue.changes) == 0 && length(aws_sqs_queue.dead_letter) == 0
+      && length(aws_s3_bucket_notification.this) == 0 && length(aws_lambda_event_source_mapping.this) == 0
+    )
+    error_message = "The direct transport needs no change queue, dead-letter queue or bucket notification."
+  }
+
+  assert {
+    condition = (
+      aws_lambda_event_source_mapping.stream[0].event_source_arn == "arn:aws:dynamodb:eu-west-1:111111111111:table/orders/stream/2024-01-01T00:00:00.000"
+      && aws_lambda_event_source_mapping.stream[0].starting_position == "TRIM_HORIZON"
+      && aws_lambda_event_source_mapping.stream[0].bisect_batch_on_function_error == true
+      && aws_lambda_event_source_mapping.stream[0].destination_config[0].on_failure[0].destination_arn == "arn:aws:s3:::orders-migration-changes-222222222222-eu-west-1"
+      && toset(aws_lambda_event_source_mapping.stream[0].function_response_types) == toset(["ReportBatchItemFailures"])
+    )
+    error_message = "The writer must read the source stream from its trim horizon, bisect failures and keep failed batches in the bucket."
+  }
+
+  assert {
+    condition     = aws_lambda_function.this.handler == "dynamigrate.handlers.stream_to_table.lambda_handler"
+    error_message = "The direct transport's writer runs the stream handler."
+  }
+
+  assert {
+    condition = (
+      contains([for s in jsondecode(aws_iam_role_policy.this.policy).Statement : s.Sid], "ReadSourceStream")
+      && length([for s in jsondecode(aws_iam_role_policy.this.policy).Statement : s if s.Sid == "ConsumeChangeQueue" || s.Sid == "ReadChangeLog"]) == 0
+      && one([for s in jsondecode(aws_iam_role_policy.this.policy).Statement : s.Resource if s.Sid == "ReadSourceStream"]) == "arn:aws:dynamodb:eu-west-1:111111111111:table/orders/stream/2024-01-01T00:00:00.000"
+      && one([for s in jsondecode(aws_iam_role_policy.this.policy).Statement : s.Resource if s.Sid == "WriteFailedStreamBatches"]) == "arn:aws:s3:::orders-migration-changes-222222222222-eu-west-1/aws/lambda/*"
+    )
+    error_message = "The writer may read exactly the source stream and write failed batches, and nothing of the change-log path."
+  }
+
+  assert {
+    condition     = length([for s in jsondecode(aws_s3_bucket_policy.this.policy).Statement : s if s.Sid == "AllowSourceWriterPutChanges"]) == 0
+    error_message = "Without the change log, no source principal may put objects into the bucket."
+  }
+
+  assert {
+    condition     = contains(keys(aws_cloudwatch_metric_alarm.this), "writer-iterator-age") && length(aws_cloudwatch_metric_alarm.this) == 6
+    error_message = "The direct transport alarms on the stream's iterator age instead of the queues."
+  }
+}
+
+run "direct_transport_needs_the_stream_arn" {
+  command = plan
+
+  variables {
+    transport = "direct"
+  }
+
+  expect_failures = [aws_lambda_event_source_mapping.stream]
+}
+
+run "change_log_transport_needs_the_source_writer_role" {
+  command = plan
+
+  variables {
+    source_writer_role_arn = null
+  }
+
+  expect_failures = [aws_s3_bucket_notification.this]
 }

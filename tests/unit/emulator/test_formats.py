@@ -16,7 +16,7 @@ from dynamigrate.emulator._events import (
     sqs_event_record,
     stream_failure_record,
 )
-from dynamigrate.emulator._moto_patches import condition_holds
+from dynamigrate.emulator._moto_patches import _stream_policy_allows, condition_holds
 
 STREAM_ARN = "arn:aws:dynamodb:eu-west-1:111111111111:table/t/stream/2026-01-01T00:00:00"
 
@@ -293,3 +293,44 @@ def test_given_a_bucket_policy_condition_then_it_is_evaluated_on_known_keys_only
     condition: dict[str, dict[str, str | list[str]]], expected: bool | None
 ) -> None:
     assert condition_holds(condition, {"aws:SecureTransport": "true"}) is expected
+
+
+WRITER = "arn:aws:iam::222222222222:role/orders-direct-writer"
+
+
+def stream_policy(condition_role: str = WRITER, *, principal: str = "arn:aws:iam::222222222222:root") -> str:
+    """The policy modules/stream-access writes."""
+    return json.dumps(
+        {
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Principal": {"AWS": [principal]},
+                    "Action": ["dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator"],
+                    "Resource": STREAM_ARN,
+                    "Condition": {"ArnEquals": {"aws:PrincipalArn": [condition_role]}},
+                }
+            ]
+        }
+    )
+
+
+@pytest.mark.parametrize(
+    ("policy", "role", "account", "allowed"),
+    [
+        (stream_policy(), WRITER, "222222222222", True),
+        (stream_policy(), "arn:aws:iam::222222222222:role/other", "222222222222", False),  # condition
+        (stream_policy(principal="arn:aws:iam::333333333333:root"), WRITER, "222222222222", False),  # account
+        (None, WRITER, "222222222222", False),  # no policy: no cross-account access
+        (
+            json.dumps({"Statement": [{"Effect": "Deny", "Principal": "*", "Action": "dynamodb:*", "Resource": "*"}]}),
+            WRITER,
+            "222222222222",
+            False,
+        ),
+    ],
+)
+def test_given_a_stream_policy_then_only_the_roles_it_names_may_map_a_function_onto_the_stream(
+    policy: str | None, role: str, account: str, allowed: bool
+) -> None:
+    assert _stream_policy_allows(policy, role, account, STREAM_ARN) is allowed

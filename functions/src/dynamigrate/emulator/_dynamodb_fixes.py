@@ -90,6 +90,8 @@ from moto.dynamodb.exceptions import (
     ItemSizeTooLarge,
     MockValidationException,
     MultipleTransactionsException,
+    PolicyNotFoundException,
+    ResourceNotFoundException,
     TooManyTransactionsException,
     TransactionCanceledException,
     TransactWriteSingleOpException,
@@ -97,7 +99,7 @@ from moto.dynamodb.exceptions import (
 from moto.dynamodb.models import DynamoDBBackend
 from moto.dynamodb.models import utilities as dynamodb_utilities
 from moto.dynamodb.models.dynamo_type import DynamoType, Item, LimitedSizeDict
-from moto.dynamodb.models.table import RESULT_SIZE_LIMIT, Table
+from moto.dynamodb.models.table import RESULT_SIZE_LIMIT, ResourcePolicy, Table
 from moto.dynamodb.models.table_export import TableExport
 from moto.dynamodb.models.utilities import bytesize, dynamo_json_dump
 from moto.dynamodb.responses import DynamoResult
@@ -151,6 +153,7 @@ def install() -> None:
     setattr(dynamodb_responses, "create_condition_expression_parser", _CachedParser)  # noqa: B010
     original_execute = DynamoResult.execute_result
     setattr(DynamoResult, "execute_result", _fast_execute_result(original_execute))  # noqa: B010
+    _stream_policies()
     Table.put_item = _counted(Table.put_item)  # type: ignore[method-assign]
     Table.delete_item = _counted(Table.delete_item)  # type: ignore[method-assign]
     Table.scan = _paged_scan(Table.scan)  # type: ignore[method-assign]
@@ -160,6 +163,64 @@ def install() -> None:
     setattr(dynamodb_utilities, "dynamo_to_dict", fast_to_dict)  # noqa: B010  # moto's recursion finds it here
     setattr(dynamodb_responses, "dynamo_to_dict", fast_to_dict)  # noqa: B010  # and DynamoResult here
     setattr(DynamoDBBackend, _PATCHED, True)
+
+
+def _stream_table(backend: DynamoDBBackend, resource_arn: str) -> None:
+    """Raise as DynamoDB does unless ``resource_arn`` is the current stream of an existing table."""
+    table_name, _, label = resource_arn.split(":table/", 1)[-1].partition("/stream/")
+    table = backend.tables.get(table_name)
+    if table is None or table.latest_stream_label != label:
+        raise ResourceNotFoundException(table_name=table_name)
+
+
+def _stream_policies() -> None:
+    """Resource policies on stream ARNs (cross-account stream reads).
+
+    moto takes the last path part of the ARN for a table name, so every
+    Put/Get/DeleteResourcePolicy on a stream fails. A stream's policy is kept like
+    a table's, keyed by the stream ARN, once the table and its current stream are found.
+    """
+    put, get, delete = (
+        DynamoDBBackend.put_resource_policy,
+        DynamoDBBackend.get_resource_policy,
+        DynamoDBBackend.delete_resource_policy,
+    )
+
+    @functools.wraps(put)
+    def put_resource_policy(
+        self: DynamoDBBackend, resource_arn: str, policy_doc: str, expected_revision_id: str | None
+    ) -> Any:
+        if "/stream/" not in resource_arn:
+            return put(self, resource_arn, policy_doc, expected_revision_id)
+        _stream_table(self, resource_arn)
+        policy = ResourcePolicy(resource_arn=resource_arn, policy_doc=policy_doc)
+        self.resource_policies[resource_arn] = policy
+        return policy
+
+    @functools.wraps(get)
+    def get_resource_policy(self: DynamoDBBackend, resource_arn: str) -> Any:
+        if "/stream/" not in resource_arn:
+            return get(self, resource_arn)
+        _stream_table(self, resource_arn)
+        if resource_arn not in self.resource_policies:
+            raise PolicyNotFoundException(
+                f"Resource-based policy not found for the provided ResourceArn: {resource_arn}"
+            )
+        return self.resource_policies[resource_arn]
+
+    @functools.wraps(delete)
+    def delete_resource_policy(self: DynamoDBBackend, resource_arn: str, expected_revision_id: str | None) -> None:
+        if "/stream/" not in resource_arn:
+            return delete(self, resource_arn, expected_revision_id)
+        _stream_table(self, resource_arn)
+        if self.resource_policies.pop(resource_arn, None) is None:
+            raise PolicyNotFoundException(
+                f"Resource-based policy not found for the provided ResourceArn: {resource_arn}"
+            )
+        return None
+
+    for method in (put_resource_policy, get_resource_policy, delete_resource_policy):
+        setattr(DynamoDBBackend, method.__name__, method)
 
 
 _GENERATION = "_dynamigrate_generation"

@@ -203,8 +203,9 @@ class _Core:
         if esm.event_source_arn.split(":")[2] == "sqs":
             poller = SqsPoller(self, esm)
         else:
-            table_name = esm.event_source_arn.split(":", 5)[5].split("/")[1]
-            shard = dynamodb_backends[backend.account_id][backend.region_name].get_table(table_name).stream_shard
+            _, _, _, region, account, resource = esm.event_source_arn.split(":", 5)
+            table_name = resource.split("/")[1]  # the stream may be another account's (cross-account access)
+            shard = dynamodb_backends[account][region].get_table(table_name).stream_shard
             if shard is None:  # pragma: no cover - moto only accepts ARNs of live streams
                 return
             poller = StreamPoller(self, esm, StreamPoller.starting_index(esm, shard), shard.id)

@@ -19,6 +19,14 @@ emulator per process). Line numbers refer to moto 5.2.5. What is patched and why
     unregister the mapping from its source (the mapping itself stays in moto, so
     List/Get/Update/Delete behave normally) and tell the emulator, whose pollers deliver.
 
+``LambdaBackend.create_event_source_mapping`` for a stream in another account
+    moto looks stream ARNs up in the mapping's own account only and refuses the rest.
+    AWS reads a stream across accounts when the stream's resource-based policy allows
+    the function's execution role (DynamoDB cross-account stream access, 2024). The
+    wrapper creates such a mapping when the policy allows ``dynamodb:GetRecords`` to the
+    role (conditions evaluated on ``aws:PrincipalArn`` and ``aws:PrincipalAccount``) and
+    refuses it as AWS does otherwise; the pollers read the shard of the stream's account.
+
 ``moto.dynamodb.models.table.StreamShard.add`` and the write methods of ``DynamoDBBackend``
     All DynamoDB writes are serialised by one re-entrant lock, the one of
     :mod:`dynamigrate.emulator._dynamodb_fixes` (installed first; it makes
@@ -96,7 +104,7 @@ import importlib
 import json
 import threading
 from importlib import metadata
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from moto.awslambda.models import EventSourceMapping, LambdaBackend, LambdaFunction
 from moto.core.config import default_user_config
@@ -496,6 +504,63 @@ def _unregister(backend: LambdaBackend, esm: EventSourceMapping) -> None:
                 del registry[key]
 
 
+_STREAM_READ = "dynamodb:GetRecords"
+
+
+def _stream_policy_allows(policy: str | None, role_arn: str, role_account: str, stream_arn: str) -> bool:
+    """Whether a stream's resource-based policy lets ``role_arn`` read it (Allow, no matching Deny)."""
+    if not policy:
+        return False
+    context = {"aws:PrincipalArn": role_arn, "aws:PrincipalAccount": role_account, **_REQUEST_CONTEXT}
+    statements = json.loads(policy).get("Statement", [])
+    allowed = False
+    for statement in statements if isinstance(statements, list) else [statements]:
+        actions = statement.get("Action", [])
+        actions = [actions] if isinstance(actions, str) else actions
+        resources = statement.get("Resource", [])
+        resources = [resources] if isinstance(resources, str) else resources
+        principals = (statement.get("Principal") or {}).get("AWS", []) if statement.get("Principal") != "*" else ["*"]
+        principals = [principals] if isinstance(principals, str) else principals
+        if not any(fnmatch.fnmatchcase(_STREAM_READ, a) for a in actions):
+            continue
+        if not any(fnmatch.fnmatchcase(stream_arn, r) for r in resources):
+            continue
+        root = f"arn:aws:iam::{role_account}:root"
+        if not any(p in ("*", role_arn, root, role_account) for p in principals):
+            continue
+        condition = statement.get("Condition")
+        if condition and condition_holds(condition, context) is not True:
+            continue
+        if statement.get("Effect") == "Deny":
+            return False
+        allowed = allowed or statement.get("Effect") == "Allow"
+    return allowed
+
+
+def _cross_account_stream_mapping(backend: LambdaBackend, spec: dict[str, Any]) -> EventSourceMapping:
+    """A mapping on another account's stream, if that stream's resource policy lets the function's role read it."""
+    from moto.awslambda.exceptions import InvalidParameterValueException  # noqa: PLC0415
+
+    arn = str(spec["EventSourceArn"])
+    _, _, _, region, account, resource = arn.split(":", 5)
+    function = backend._lambdas.get_function_by_name_or_arn_with_qualifier(spec["FunctionName"])
+    table_name, _, label = resource.removeprefix("table/").partition("/stream/")
+    table = dynamodb_backends[account][region].tables.get(table_name)
+    if table is None or table.stream_shard is None or table.latest_stream_label != label:
+        raise InvalidParameterValueException(f"Stream not found: {arn}")
+    policy = dynamodb_backends[account][region].resource_policies.get(arn)
+    if not _stream_policy_allows(policy.policy_doc if policy else None, function.role, backend.account_id, arn):
+        raise InvalidParameterValueException(
+            f"Cannot access stream {arn}. Please ensure the role can perform the GetRecords, GetShardIterator, "
+            "DescribeStream, and ListStreams Actions on your stream in IAM, and that the stream's resource-based "
+            f"policy allows the role {function.role} (cross-account access).",
+        )
+    fields = {"RegionName": backend.region_name, "AccountId": backend.account_id, "FunctionArn": function.function_arn}
+    esm = EventSourceMapping({**spec, **fields})  # type: ignore[abstract]  # as moto builds it
+    backend._event_source_mappings[esm.uuid] = esm
+    return esm
+
+
 def _install_lambda() -> None:
     def make_invoke(_original: Any) -> Any:
         def _invoke_lambda(self: LambdaFunction, event: Any = None) -> tuple[str, bool, str]:
@@ -506,7 +571,12 @@ def _install_lambda() -> None:
     def make_create(original: Any) -> Any:
         def create_event_source_mapping(self: LambdaBackend, spec: dict[str, Any]) -> EventSourceMapping:
             with DDB_LOCK:  # a LATEST starting position is taken while no write is half done
-                esm: EventSourceMapping = original(self, spec)
+                arn = str(spec.get("EventSourceArn", ""))
+                if arn.split(":")[2:3] == ["dynamodb"] and arn.split(":")[4] != self.account_id:
+                    esm = _cross_account_stream_mapping(self, spec)
+                    _active().esm_created(self, esm)
+                    return esm
+                esm = cast("EventSourceMapping", original(self, spec))
                 if esm.event_source_arn.split(":")[2] in ("dynamodb", "sqs"):
                     _unregister(self, esm)
                     _active().esm_created(self, esm)

@@ -215,7 +215,8 @@ class StreamPoller(Poller):
         arn = esm.event_source_arn  # arn:aws:dynamodb:<region>:<account>:table/<name>/stream/<label>
         self._table_name = arn.split(":", 5)[5].split("/")[1]
         self._stream_label = arn.split("/stream/", 1)[1]
-        self.source = ("dynamodb", self.account_id, self.region, self._table_name)
+        self._stream_account = arn.split(":")[4]  # not the mapping's own with cross-account access
+        self.source = ("dynamodb", self._stream_account, self.region, self._table_name)
         self._shard_id = shard_id
         self._position = start_index  # checkpoint: index in the shard of the next record to deliver
         self._segments: deque[_Segment] = deque()  # failing batch, possibly bisected, from the checkpoint on
@@ -237,7 +238,7 @@ class StreamPoller(Poller):
 
     def _shard(self) -> StreamShard | None:
         """The live shard, looked up every time: the table may be deleted, re-created or its stream replaced."""
-        table = dynamodb_backends[self.account_id][self.region].tables.get(self._table_name)
+        table = dynamodb_backends[self._stream_account][self.region].tables.get(self._table_name)
         if table is None or table.stream_shard is None or table.latest_stream_label != self._stream_label:
             return None  # table deleted or stream replaced: this stream has ended
         return table.stream_shard

@@ -15,7 +15,6 @@ dropped.
 
 from __future__ import annotations
 
-import functools
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -24,37 +23,18 @@ from aws_lambda_powertools.metrics import MetricUnit
 from botocore.exceptions import ClientError
 
 from dynamigrate import aws
-from dynamigrate.changes import MalformedStreamRecordError, encode_object, line_from_stream_record, object_key
+from dynamigrate.changes import encode_object, object_key
 from dynamigrate.config import StreamToS3Config
+from dynamigrate.handlers._stream import encode_batch
 
 if TYPE_CHECKING:
-    from aws_lambda_powertools.utilities.batch import BatchProcessor
     from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
-    from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
     from aws_lambda_powertools.utilities.typing import LambdaContext
 
 logger = Logger()
 metrics = Metrics()
 config = StreamToS3Config.from_env()
 metrics.set_default_dimensions(Migration=config.migration)
-
-_lines: list[dict[str, Any]] = []
-
-
-@functools.cache
-def processor() -> BatchProcessor:
-    """Powertools' batch processor, built the first time a batch holds a bad record.
-
-    Importing it (with every event source data class) costs about a third of
-    this function's cold start, and the common path never needs it.
-    """
-    from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType  # noqa: PLC0415
-
-    return BatchProcessor(event_type=EventType.DynamoDBStreams, raise_on_entire_batch_failure=True)
-
-
-def record_handler(record: DynamoDBRecord) -> None:
-    _lines.append(line_from_stream_record(record.raw_event))
 
 
 def put_change_object(lines: list[dict[str, Any]], source: str) -> str:
@@ -89,26 +69,6 @@ def put_change_object(lines: list[dict[str, Any]], source: str) -> str:
     metrics.add_metric(name="ObjectsWritten", unit=MetricUnit.Count, value=1)
     metrics.add_metric(name="BytesWritten", unit=MetricUnit.Bytes, value=len(body))
     return key
-
-
-def encode_batch(records: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], PartialItemFailureResponse]:
-    """Change lines for a batch, and the records that could not be encoded.
-
-    The fast path converts every record directly. Only when one is malformed
-    does Powertools' batch processor go over the batch, to isolate the bad
-    records and report them as batch item failures (the mapping retries from
-    the first of them, and finally parks them in its on-failure bucket).
-    """
-    try:
-        return [line_from_stream_record(record) for record in records], {"batchItemFailures": []}
-    except MalformedStreamRecordError:
-        batch = processor()
-        _lines.clear()
-        with batch(records=records, handler=record_handler):
-            batch.process()
-        lines = list(_lines)
-        _lines.clear()
-        return lines, batch.response()
 
 
 @logger.inject_lambda_context
