@@ -316,6 +316,8 @@ def test_given_the_runbook_then_each_step_refuses_until_its_checks_hold_and_the_
         )
     )
     cutover(manifest, report=report).run("bulk-copy")
+    with pytest.raises(StepRefusedError, match="the next step is replay"):
+        cutover(manifest).run("verify")  # not before the replay
     cutover(manifest).run("replay")
 
     with pytest.raises(StepRefusedError, match="1 missing"):

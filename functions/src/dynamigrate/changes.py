@@ -248,8 +248,8 @@ def _change(line: Any, number: int, *, binary: bool = True) -> Change:
     new = line.get("new")
     old = line.get("old")
     problem = None
-    if op not in OPS:
-        problem = f"op {op!r} is not one of {sorted(OPS)}"
+    if not isinstance(op, str) or op not in OPS:  # a list or object here is not hashable
+        problem = f"op {str(op)[:50]!r} is not one of {sorted(OPS)}"
     elif not isinstance(seq, str) or len(seq) != SEQ_WIDTH or not seq.isdigit():
         problem = f"seq {str(seq)[:50]!r} is not a {SEQ_WIDTH}-digit sequence number"
     elif not isinstance(ts, _NUMBER_TYPES) or isinstance(ts, bool):

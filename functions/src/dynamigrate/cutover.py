@@ -6,8 +6,8 @@ preflight -> capture -> bulk-copy -> replay -> verify -> reverse -> switch -> wa
 
 A step runs only when it is the next one, and only if its checks pass; then
 it is recorded in the state record (who, when, what was measured) and the
-next action is printed. ``verify`` may be run again at any time after the bulk
-copy (the switch wants a recent one). ``rollback`` is recorded beside the
+next action is printed. Once done, ``verify`` may be run again at any time
+(the switch wants a recent one). ``rollback`` is recorded beside the
 steps: it is allowed once traffic moved, and only with a reverse pipeline.
 """
 
@@ -93,7 +93,7 @@ class Cutover:
             return detail
         if step not in STEPS:
             raise StepRefusedError(f"unknown step {step!r}: the steps are {', '.join(STEPS)} (and rollback)")
-        rerun = step == "verify" and "bulk-copy" in state.done
+        rerun = step == "verify" and "verify" in state.done  # a repeat (the switch wants a recent one)
         if step in state.done and not rerun:
             raise StepRefusedError(f"{step} was done at {_iso(state.done[step]['at'])} by {state.done[step]['by']}")
         if step != state.current and not rerun:
@@ -184,7 +184,9 @@ class Cutover:
         }
 
     def _replay(self, state: State) -> dict[str, Any]:
-        started = float(state.done["bulk-copy"].get("started_at") or state.done["bulk-copy"]["at"])
+        # From when capture was on: every change since is in the change log, whenever the
+        # bulk copy (or the export it loaded) began; replaying more is harmless.
+        started = min(float(state.done["capture"]["at"]), float(state.done["bulk-copy"].get("started_at") or 0) or 1e12)
         start = datetime.fromtimestamp(started - self.options.replay_margin_seconds, UTC)
         end = datetime.fromtimestamp(self._clock(), UTC) + timedelta(seconds=1)
         report = self._replayer().replay_window(start, end)
