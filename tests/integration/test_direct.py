@@ -141,7 +141,10 @@ def test_given_a_role_the_stream_policy_does_not_name_then_the_mapping_is_refuse
 def test_given_the_migration_output_then_status_and_preflight_read_the_direct_pipeline(
     direct: Direct, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    for name, value in {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test"}.items():
+    # The CLI points the process at --endpoint-url (AWS_ENDPOINT_URL); monkeypatch restores it afterwards,
+    # so the next test module's emulator is not shadowed by this one's address.
+    base = {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test"}
+    for name, value in {**base, "AWS_ENDPOINT_URL": direct.emulator.endpoint_url}.items():
         monkeypatch.setenv(name, value)
     migration = tmp_path / "migration.json"
     migration.write_text(json.dumps(direct.outputs["migration"]))

@@ -77,6 +77,7 @@ class DemoOptions:
     segments: int = 4
     version_attribute: str | None = None
     rollback: bool = False  # deploy the rollback pipeline and end with a rollback rehearsal (attribute mode)
+    rollback_window: bool = True  # with rollback: run the rollback window after the migration
     name: str = "rehearsal"
     region: str = "us-east-1"
     source_account: str = "111111111111"
@@ -238,7 +239,7 @@ class Rehearsal:
             "drain_seconds": round(drain_seconds, 2),
             "verify": result,
         }
-        if opts.rollback:
+        if opts.rollback and opts.rollback_window:
             rollback = self.rollback_rehearsal(emu, deployment, stack)
             report["rollback"] = rollback
             report["ok"] = bool(ok and rollback["ok"])
