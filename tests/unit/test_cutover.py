@@ -393,6 +393,9 @@ def test_given_the_direct_transport_then_status_reads_the_writers_stream_lag_and
     put_metric("AWS/Lambda", "IteratorAge", {"FunctionName": WRITER}, 3 * 3600 * 1000)
     lagging = status(direct, store().load(), account(), account())
     assert [c.name for c in lagging.attention] == ["stream lag"] and WRITER in lagging.attention[0].hint
+    boto3.client("s3").put_object(Bucket=BUCKET, Key="aws/lambda/uuid/shard/2026/12/03/failed", Body=b"{}")
+    failing = status(direct, store().load(), account(), account())
+    assert [c.name for c in failing.attention] == ["stream lag", "failed stream batches"]
 
 
 def test_given_the_direct_transport_then_preflight_probes_only_the_functions_that_exist(manifest: Manifest) -> None:

@@ -20,7 +20,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from dynamigrate.migration import STEPS, Manifest, State, StateStore
-from dynamigrate.status import Report, _count_objects, _mapping_state, _queue_depth, preflight, status
+from dynamigrate.status import Report, count_objects, mapping_state, preflight, queue_depth, status
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -140,9 +140,9 @@ class Cutover:
         return {"checks": len(report.checks), "notes": [c.value for c in report.checks if c.ok is None]}
 
     def _capture(self, _state: State) -> dict[str, Any]:
-        states = {"writer": _mapping_state(self.target, self.manifest.target.get("event_source_mapping_uuid"))}
+        states = {"writer": mapping_state(self.target, self.manifest.target.get("event_source_mapping_uuid"))}
         if not self.manifest.direct:  # the direct transport's writer is the stream's reader
-            states["capture"] = _mapping_state(self.source, self.manifest.source.get("event_source_mapping_uuid"))
+            states["capture"] = mapping_state(self.source, self.manifest.source.get("event_source_mapping_uuid"))
         off = [name for name, value in states.items() if value != "Enabled"]
         if off:
             raise StepRefusedError(
@@ -195,9 +195,9 @@ class Cutover:
                 "the replay did not apply everything: " + "; ".join(report.as_dict()["problems"][:5])
             )
         target = self.manifest.target
-        dlq = _queue_depth(self.target, target.get("dead_letter_queue_url")) or (0, 0)
+        dlq = queue_depth(self.target, target.get("dead_letter_queue_url")) or (0, 0)
         bucket, prefix = target.get("change_bucket_name"), target.get("dead_letter_prefix")
-        parked = _count_objects(self.target, bucket, prefix) if bucket and prefix else 0
+        parked = count_objects(self.target, bucket, prefix) if bucket and prefix else 0
         if sum(dlq) or parked:
             raise StepRefusedError(
                 f"{sum(dlq)} messages in the dead-letter queue and {parked} parked-change objects wait: "
@@ -264,8 +264,8 @@ class Cutover:
                 "tables cannot order writes made in both during a rollback window"
             )
         # The reverse pipeline's capture reads the target table (target account) and writes the source table.
-        capture = _mapping_state(self.target, reverse.source.get("event_source_mapping_uuid"))
-        writer = _mapping_state(self.source, reverse.target.get("event_source_mapping_uuid"))
+        capture = mapping_state(self.target, reverse.source.get("event_source_mapping_uuid"))
+        writer = mapping_state(self.source, reverse.target.get("event_source_mapping_uuid"))
         if capture != "Enabled" or writer != "Enabled":
             problems.append(f"its capture is {capture} and its writer {writer}: both must be Enabled")
         if problems:

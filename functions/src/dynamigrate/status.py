@@ -33,6 +33,7 @@ ACCESS_DENIED = ("AccessDenied", "AccessDeniedException", "UnauthorizedOperation
 _NEVER = "attribute_exists(#k) AND attribute_not_exists(#k)"
 HEADROOM = 0.8  # preflight wants peak consumption below this share of provisioned capacity
 MAX_STREAM_CONSUMERS = 2  # DynamoDB Streams: more than two readers per shard are throttled
+DIRECT_FAILURE_PREFIX = "aws/lambda/"  # where Lambda's S3 on-failure destination writes (modules/target, direct)
 
 
 @dataclass
@@ -99,7 +100,7 @@ def metric(
     return max(values) if statistic == "Maximum" else sum(values)
 
 
-def _mapping_state(account: Account, uuid: str | None) -> str:
+def mapping_state(account: Account, uuid: str | None) -> str:
     if not uuid:
         return "unknown"
     try:
@@ -108,7 +109,7 @@ def _mapping_state(account: Account, uuid: str | None) -> str:
         return f"unreadable ({exc.response.get('Error', {}).get('Code')})"
 
 
-def _queue_depth(account: Account, url: str | None) -> tuple[int, int] | None:
+def queue_depth(account: Account, url: str | None) -> tuple[int, int] | None:
     if not url:
         return None
     attributes = account.sqs().get_queue_attributes(
@@ -117,7 +118,7 @@ def _queue_depth(account: Account, url: str | None) -> tuple[int, int] | None:
     return int(attributes["ApproximateNumberOfMessages"]), int(attributes["ApproximateNumberOfMessagesNotVisible"])
 
 
-def _count_objects(account: Account, bucket: str, prefix: str, cap: int = 1000) -> int:
+def count_objects(account: Account, bucket: str, prefix: str, cap: int = 1000) -> int:
     listed = account.s3().list_objects_v2(Bucket=bucket, Prefix=prefix, MaxKeys=cap)
     return len(listed.get("Contents", []))
 
@@ -165,7 +166,7 @@ def status(
     if not manifest.direct:
         consumers.insert(0, (manifest.source, source, "capture"))
     for side, account, label in consumers:
-        mapping = _mapping_state(account, side.get("event_source_mapping_uuid"))
+        mapping = mapping_state(account, side.get("event_source_mapping_uuid"))
         report.add(
             f"{label} mapping",
             f"{side.function_name}: {mapping}",
@@ -196,6 +197,15 @@ def status(
     )
     if manifest.direct:
         report.add("change queue", "none: the direct transport reads the stream", None)
+        bucket = manifest.target.get("change_bucket_name")
+        failed = count_objects(target, bucket, DIRECT_FAILURE_PREFIX) if bucket else 0
+        report.add(
+            "failed stream batches",
+            f"{failed}{'+' if failed >= 1000 else ''} under s3://{bucket}/{DIRECT_FAILURE_PREFIX}",
+            ok=failed == 0,
+            hint="stream records that failed every retry, kept whole: read the writer's log for the cause, fix it, "
+            "then copy the keys they name again (dynamigrate backfill skips what is already there)",
+        )
     else:
         _queue_checks(report, manifest, target, window_seconds=window_seconds, max_queue_age=max_queue_age, now=now)
     _writer_checks(report, manifest, state, source, target, window_seconds=window_seconds, now=now)
@@ -206,7 +216,7 @@ def _queue_checks(
     report: Report, manifest: Manifest, target: Account, *, window_seconds: float, max_queue_age: float, now: float
 ) -> None:
     """The change log's queue and dead-letter queue."""
-    depth = _queue_depth(target, manifest.target.get("queue_url"))
+    depth = queue_depth(target, manifest.target.get("queue_url"))
     age = metric(
         target,
         "AWS/SQS",
@@ -223,7 +233,7 @@ def _queue_checks(
         hint="the writer is behind: see its errors and the target table's throttles",
     )
 
-    dlq = _queue_depth(target, manifest.target.get("dead_letter_queue_url"))
+    dlq = queue_depth(target, manifest.target.get("dead_letter_queue_url"))
     function = manifest.target.function_name
     report.add(
         "dead-letter queue",
@@ -247,7 +257,7 @@ def _writer_checks(
     function = manifest.target.function_name
     bucket, prefix = manifest.target.get("change_bucket_name"), manifest.target.get("dead_letter_prefix")
     if bucket and prefix:
-        parked = _count_objects(target, bucket, prefix)
+        parked = count_objects(target, bucket, prefix)
         report.add(
             "parked changes",
             f"{parked}{'+' if parked >= 1000 else ''} objects under s3://{bucket}/{prefix}",
