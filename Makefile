@@ -128,7 +128,9 @@ test-terraform: build tfrc ## terraform validate + terraform test (mock provider
 
 .PHONY: test-integration
 test-integration: build tfrc ## Terraform apply + live migration on the embedded emulator
-	$(BIN)/pytest tests/integration -q $(PYTEST_ARGS)
+	# Two test files at a time, each in its own process with its own emulator (moto's state is
+	# per process): most of their time is terraform and drains waiting, so 2 cores halve it.
+	$(BIN)/pytest tests/integration -q -n 2 --dist loadfile $(PYTEST_ARGS)
 
 .PHONY: soak
 soak: $(VENV)/.installed ## The model-based convergence test with thousands of examples
