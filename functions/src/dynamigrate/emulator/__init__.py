@@ -167,7 +167,10 @@ Event`` runs synchronously inside the request; ``DryRun`` runs the function, as 
 does), the ``X-Amz-Function-Error`` header value (moto says ``Handled``), layers,
 container images, non-Python runtimes, memory limits, throttling and reserved
 concurrency, CloudWatch Logs (logs go to files), and IAM enforcement (moto allows
-every call). S3 notifications to a queue or topic in a third account are not
+every call; resource policies are evaluated where the pipeline depends on them:
+bucket policy conditions, stream resource policies for cross-account mappings, and
+KMS key policies for SSE-KMS objects and notifications into encrypted queues). S3
+notifications to a queue or topic in a third account are not
 delivered (they are sent from the bucket owner's account).
 
 Using LocalStack instead

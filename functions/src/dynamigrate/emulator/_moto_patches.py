@@ -64,6 +64,56 @@ emulator per process). Line numbers refer to moto 5.2.5. What is patched and why
     owner's account, as AWS does; this is what makes "write straight into the target
     account's bucket" work.
 
+``moto.s3.notifications._send_sqs_message``
+    moto puts every S3 event into the queue (notifications.py:135). AWS delivers to a queue
+    encrypted with a customer managed key (``KmsMasterKeyId``) only if the key policy lets
+    the service principal ``s3.amazonaws.com`` perform ``kms:GenerateDataKey`` and
+    ``kms:Decrypt`` (conditions evaluated on ``aws:SourceAccount`` = bucket owner,
+    ``aws:SourceArn`` = bucket ARN) and an enabled key exists; otherwise it drops the event
+    without an error. The wrapper drops it too and logs an ERROR (logger
+    ``dynamigrate.emulator._kms_enforcement``) naming the bucket, the queue, the key and the
+    missing permissions. SQS-managed SSE and ``alias/aws/sqs`` queues are not checked. The
+    ``s3:TestEvent`` of ``send_test_event`` (notifications.py:288) goes the same way.
+
+SSE-KMS: ``moto.s3.responses.S3Response._key_response`` and ``get_object``, ``moto.s3.models.S3Backend.put_object``,
+``copy_object``, ``create_multipart_upload``, ``upload_part`` and ``upload_part_copy``
+    (logic in :mod:`dynamigrate.emulator._kms_enforcement`). moto stores whatever
+    ``x-amz-server-side-encryption-aws-kms-key-id`` or bucket default key it is given
+    without looking at KMS (responses.py:2276-2277 read the headers and :2310 passes them
+    on; models.py:2316-2328 apply the bucket default encryption). AWS S3
+    calls KMS as the requester, so an unknown key, a disabled key or a key policy that does
+    not allow the requester fails the request. The wrapper of ``_key_response``
+    (responses.py:1904, the entry of every object request) keeps the request in a
+    thread-local while it runs, so the backend wrappers know the requester: the role of
+    its STS credentials (``get_assumed_role_from_access_key``, sts/models.py:108), an IAM
+    user, else the account root. When the effective encryption (the request's, else the
+    bucket default, exactly as models.py:2316-2328 computes it) is ``aws:kms`` with a key:
+    ``put_object`` (models.py:2291; PutObject and CopyObject, i.e. PUT requests) and
+    ``create_multipart_upload`` (:2687) need ``kms:GenerateDataKey`` and store the key ARN
+    (what AWS records and HeadObject returns); ``upload_part`` (:2767) and
+    ``upload_part_copy`` (:2774) need ``kms:Decrypt`` of the upload's key (S3 API reference,
+    UploadPart), ``copy_object`` (:3048) and ``upload_part_copy`` of an SSE-KMS source too;
+    ``get_object`` (responses.py:1999) checks ``kms:Decrypt`` on the response moto built
+    (HeadObject needs no KMS). A key ARN names its account and region; an alias, alias ARN
+    or key id resolves in the requester's account (kms/models.py:540
+    ``get_key_id_from_alias``), in the bucket's region. Key policies are evaluated with
+    :func:`condition_holds` on ``aws:PrincipalArn``, ``aws:PrincipalAccount``,
+    ``kms:CallerAccount``, ``kms:ViaService`` (``s3.<bucket region>.amazonaws.com``),
+    ``aws:SecureTransport`` and ``kms:EncryptionContext:aws:s3:arn``; the principal the
+    policy may name is the role ARN, the session ARN, the IAM user ARN, the requester
+    account's root ARN or account id, or ``"*"`` (IAM policies are not enforced, so the
+    account root delegating to IAM allows, within and across accounts). Errors as S3 returns
+    them: ``KMS.NotFoundException`` (400; names the key and says another account's key needs
+    its full key ARN; also for a key outside the bucket's region),
+    ``KMS.DisabledException`` / ``KMS.KMSInvalidStateException`` (400), ``AccessDenied``
+    (403, "User: <principal> is not authorized to perform: kms:<action> on resource: <key
+    ARN> because no resource-based policy allows the kms:<action> action", or "... with an
+    explicit deny in a resource-based policy"). Objects without ``aws:kms`` never reach KMS
+    code; writes outside an S3 object request (DynamoDB exports, Step Functions result
+    writers, server access logs) are not checked. Left as moto does it: ``aws:kms`` without
+    a key id on a bucket whose default names a key uses that key (AWS: ``aws/s3``); without
+    a default no key is recorded.
+
 ``moto.s3.models.FakeBucket.get_permission``
     moto evaluates bucket policy conditions with ``StringEquals`` only and treats every
     other operator as satisfied (iam/policy_conditions.py:35-44), so the usual TLS-only
@@ -113,7 +163,8 @@ from moto.dynamodb.models.table import StreamShard
 from moto.iam.access_control import IAMPolicyStatement, PermissionResult
 from moto.moto_api._internal.models import moto_api_backend
 from moto.s3 import notifications as s3_notifications
-from moto.s3.models import FakeBucket
+from moto.s3.models import FakeBucket, S3Backend
+from moto.s3.responses import S3Response
 from moto.sqs.models import Queue, SQSBackend, sqs_backends
 from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
 from moto.stepfunctions.responses import StepFunctionResponse
@@ -412,14 +463,57 @@ def _install_stepfunctions() -> None:
 # ----------------------------------------------------------------------------- S3
 
 
+def _event_bucket(event_body: Any) -> str | None:
+    """The bucket an S3 notification is about (an event record, or the ``s3:TestEvent``)."""
+    if not isinstance(event_body, dict):
+        return None
+    records = event_body.get("Records")
+    if isinstance(records, list) and records:
+        return cast("str | None", records[0].get("s3", {}).get("bucket", {}).get("name"))
+    return cast("str | None", event_body.get("Bucket"))
+
+
 def _install_s3() -> None:
+    from dynamigrate.emulator import _kms_enforcement  # noqa: PLC0415 - it imports condition_holds from here
+
     def make_send(original: Any) -> Any:
         def send_event(account_id: str, event_name: Any, bucket: Any, key: Any) -> None:
             original(getattr(bucket, "account_id", account_id), event_name, bucket, key)
 
         return send_event
 
+    def make_send_sqs(original: Any) -> Any:
+        # account_id is the bucket owner's (send_event above; send_test_event passes it too).
+        def _send_sqs_message(account_id: str, event_body: Any, queue_name: str, region_name: str) -> None:
+            try:
+                queue = sqs_backends[account_id][region_name].queues.get(queue_name)
+            except KeyError:  # a region moto does not know: moto's send fails and swallows it
+                queue = None
+            bucket_name = _event_bucket(event_body)
+            if (
+                queue is not None
+                and bucket_name is not None
+                and not _kms_enforcement.s3_may_send_to_queue(queue, bucket_name, account_id)
+            ):
+                return  # dropped (and logged), as AWS drops it
+            original(account_id, event_body, queue_name, region_name)
+
+        return _send_sqs_message
+
     _replace_function(s3_notifications, "send_event", make_send)
+    _replace_function(s3_notifications, "_send_sqs_message", make_send_sqs)
+
+
+def _install_s3_kms() -> None:
+    from dynamigrate.emulator import _kms_enforcement as kms  # noqa: PLC0415 - it imports condition_holds from here
+
+    _replace(S3Response, "_key_response", kms.make_key_response)
+    _replace(S3Response, "get_object", kms.make_get_object)
+    _replace(S3Backend, "put_object", kms.make_put_object)
+    _replace(S3Backend, "copy_object", kms.make_copy_object)
+    _replace(S3Backend, "create_multipart_upload", kms.make_create_multipart_upload)
+    _replace(S3Backend, "upload_part", kms.make_upload_part)
+    _replace(S3Backend, "upload_part_copy", kms.make_upload_part_copy)
 
 
 def _matches(operator: str, expected: Any, actual: str) -> bool | None:
@@ -625,6 +719,7 @@ def install(hooks: Hooks) -> None:
             _install_dynamodb()
             _install_sqs()
             _install_s3()
+            _install_s3_kms()
             _install_s3_policies()
             _install_stepfunctions()
         except BaseException:
