@@ -33,7 +33,7 @@ export PYTHONDONTWRITEBYTECODE := 1
 # tested but not validated on its own: `terraform validate` cannot resolve the
 # aliased providers it declares (configuration_aliases, hashicorp/terraform#28490);
 # examples/cross-account validates it as a child module.
-TF_MODULE_DIRS  := . $(wildcard modules/*)
+TF_MODULE_DIRS  := . $(wildcard modules/*) tests/policy-audit
 TF_VALIDATE_DIRS := $(wildcard modules/*)
 TF_EXAMPLE_DIRS := $(patsubst %/main.tf,%,$(wildcard examples/*/main.tf examples/*/*/main.tf))
 PY_SOURCES      := $(shell find functions/src tools -name '*.py' 2>/dev/null)

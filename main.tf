@@ -42,10 +42,57 @@ locals {
   operator_role_arn       = "arn:${local.partition}:iam::${var.source_account_id}:role/${local.operator_role_name}"
   exporter_principal_arns = distinct(concat(var.export_load.exporter_principal_arns, local.operator_exports ? [local.operator_role_arn] : []))
 
+  # Customer managed keys: created (create_kms_keys) or given, one per account.
+  target_kms_key_arn = var.create_kms_keys ? module.target_key[0].key_arn : var.kms_key_arn
+  source_kms_key_arn = var.create_kms_keys ? module.source_key[0].key_arn : var.source_kms_key_arn
+
   # The rollback pipeline: the same two modules, target table -> source table.
   rollback_name            = "${var.name}-rollback"
   rollback_role_name       = "${local.rollback_name}-stream-to-s3"
   rollback_writer_role_arn = "arn:${local.partition}:iam::${var.target_account_id}:role/${local.rollback_role_name}"
+}
+
+################################################################################
+# Customer managed keys (create_kms_keys): one per account. Each key's policy
+# lets the other account's stream role generate data keys through S3 only, and
+# S3 use it for the notifications of this pipeline's change bucket.
+################################################################################
+
+module "target_key" {
+  source = "./modules/kms-key"
+  count  = var.create_kms_keys ? 1 : 0
+
+  providers = {
+    aws = aws.target
+  }
+
+  name                        = var.name
+  description                 = "dynamigrate ${var.name}: change bucket, queues, ledger and functions in the target account"
+  account_id                  = var.target_account_id
+  s3_writer_principal_arns    = [local.source_writer_role_arn]
+  s3_exporter_principal_arns  = local.exporter_principal_arns
+  s3_notification_bucket_arns = [module.target.change_bucket_arn]
+  deletion_window_in_days     = var.kms_key_deletion_window_in_days
+
+  tags = var.tags
+}
+
+module "source_key" {
+  source = "./modules/kms-key"
+  count  = var.create_kms_keys ? 1 : 0
+
+  providers = {
+    aws = aws.source
+  }
+
+  name                        = "${var.name}-source"
+  description                 = "dynamigrate ${var.name}: stream function and failure bucket${var.rollback_enabled ? ", rollback change bucket, queues and ledger" : ""} in the source account"
+  account_id                  = var.source_account_id
+  s3_writer_principal_arns    = var.rollback_enabled ? [local.rollback_writer_role_arn] : []
+  s3_notification_bucket_arns = var.rollback_enabled ? [module.rollback_target[0].change_bucket_arn] : []
+  deletion_window_in_days     = var.kms_key_deletion_window_in_days
+
+  tags = var.tags
 }
 
 ################################################################################
@@ -84,7 +131,7 @@ module "target" {
   ledger_retention_in_days             = var.ledger_retention_in_days
   ledger_deletion_protection_enabled   = var.ledger_deletion_protection_enabled
 
-  kms_key_arn                   = var.kms_key_arn
+  kms_key_arn                   = local.target_kms_key_arn
   log_kms_key_arn               = var.target_log_kms_key_arn
   role_permissions_boundary_arn = var.target_role_permissions_boundary_arn
 
@@ -120,7 +167,8 @@ module "source" {
   source_table_name  = var.source_table_name
   change_bucket_name = module.target.change_bucket_name
   role_name          = local.source_role_name
-  kms_key_arn        = var.kms_key_arn
+  kms_key_arn        = local.target_kms_key_arn
+  lambda_kms_key_arn = local.source_kms_key_arn
 
   lambda_package_path = local.lambda_package_path
   runtime             = var.runtime
@@ -131,7 +179,7 @@ module "source" {
   on_failure_bucket_arn         = var.on_failure_bucket_arn
   on_failure_bucket_name        = var.on_failure_bucket_name
   on_failure_retention_in_days  = var.on_failure_retention_in_days
-  on_failure_bucket_kms_key_arn = var.on_failure_bucket_kms_key_arn
+  on_failure_bucket_kms_key_arn = var.on_failure_bucket_kms_key_arn != null || var.on_failure_bucket_arn != null ? var.on_failure_bucket_kms_key_arn : local.source_kms_key_arn
   force_destroy                 = var.force_destroy
   access_logging                = var.on_failure_bucket_access_logging
 
@@ -217,7 +265,7 @@ module "rollback_target" {
   queue_message_retention_in_seconds = var.queue_message_retention_in_seconds
   ledger_retention_in_days           = var.ledger_retention_in_days
   ledger_deletion_protection_enabled = var.ledger_deletion_protection_enabled
-  kms_key_arn                        = var.kms_key_arn
+  kms_key_arn                        = local.source_kms_key_arn
   log_kms_key_arn                    = var.source_log_kms_key_arn
   role_permissions_boundary_arn      = var.source_role_permissions_boundary_arn
 
@@ -250,7 +298,8 @@ module "rollback_source" {
   source_table_name  = var.target_table_name
   change_bucket_name = module.rollback_target[0].change_bucket_name
   role_name          = local.rollback_role_name
-  kms_key_arn        = var.kms_key_arn
+  kms_key_arn        = local.source_kms_key_arn
+  lambda_kms_key_arn = local.target_kms_key_arn
 
   lambda_package_path = local.lambda_package_path
   runtime             = var.runtime
@@ -263,9 +312,10 @@ module "rollback_source" {
   stream = merge(var.stream, { starting_position = "LATEST" })
 
   # "<name>-rollback-stream-failures-..." would pass S3's 63 characters sooner.
-  on_failure_bucket_name       = "${local.rollback_name}-failures-${var.target_account_id}-${data.aws_region.target.name}"
-  on_failure_retention_in_days = var.on_failure_retention_in_days
-  force_destroy                = var.force_destroy
+  on_failure_bucket_name        = "${local.rollback_name}-failures-${var.target_account_id}-${data.aws_region.target.name}"
+  on_failure_retention_in_days  = var.on_failure_retention_in_days
+  on_failure_bucket_kms_key_arn = local.target_kms_key_arn
+  force_destroy                 = var.force_destroy
 
   log_kms_key_arn               = var.target_log_kms_key_arn
   role_permissions_boundary_arn = var.target_role_permissions_boundary_arn

@@ -151,6 +151,11 @@ output "migration" {
     error_message = "The target table's key schema ${jsonencode(module.target.table_key)} differs from the source table's ${jsonencode(module.source.table_key)}. Without a transform, replication copies items as they are, so both tables need the same key attributes and types: create the target table with the source's key schema, or set transform to move to the new key schema (docs/transforms.md)."
   }
 
+  precondition {
+    condition     = !(var.create_kms_keys && (var.kms_key_arn != null || var.source_kms_key_arn != null))
+    error_message = "create_kms_keys creates the keys: leave kms_key_arn and source_kms_key_arn null, or set create_kms_keys = false to use keys you already have."
+  }
+
   value = {
     name              = var.name
     transport         = "s3"
@@ -244,4 +249,36 @@ output "rollback" {
       export_load_reports       = module.rollback_target[0].export_load_reports_prefix
     }
   } : null
+}
+
+output "kms_key_arns" {
+  description = "Full ARNs of the customer managed keys in use (created by create_kms_keys or given): target (change bucket, queues, DLQs, ledger, writer) and source (stream function, failure bucket, rollback pipeline); null where AWS managed encryption is used."
+  value = {
+    source = local.source_kms_key_arn
+    target = local.target_kms_key_arn
+  }
+}
+
+output "encryption" {
+  description = "What encrypts what in each pipeline module, read from the planned resources (see the modules' `encryption` outputs)."
+  value = {
+    target          = module.target.encryption
+    source          = module.source.encryption
+    rollback_target = try(module.rollback_target[0].encryption, null)
+    rollback_source = try(module.rollback_source[0].encryption, null)
+  }
+}
+
+output "policy_documents" {
+  description = "Every IAM, resource and key policy the migration attaches, by module and name, as JSON: for a security review before apply (`terraform show -json` of a plan has the same). Sensitive: the operator role's trust policy holds operator_external_id."
+  sensitive   = true
+  value = merge(
+    { for name, document in module.target.policy_documents : "target.${name}" => document },
+    { for name, document in module.source.policy_documents : "source.${name}" => document },
+    { for name, document in try(module.operator_role[0].policy_documents, {}) : "operator_role.${name}" => document },
+    { for name, document in try(module.target_key[0].policy_documents, {}) : "target_key.${name}" => document },
+    { for name, document in try(module.source_key[0].policy_documents, {}) : "source_key.${name}" => document },
+    { for name, document in try(module.rollback_target[0].policy_documents, {}) : "rollback_target.${name}" => document },
+    { for name, document in try(module.rollback_source[0].policy_documents, {}) : "rollback_source.${name}" => document },
+  )
 }

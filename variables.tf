@@ -211,10 +211,38 @@ variable "ledger_deletion_protection_enabled" {
   default     = false
 }
 
+variable "create_kms_keys" {
+  description = "Create a customer managed key in each account (modules/kms-key) and encrypt everything with them: in the target account the change bucket, queues, DLQs, ledger and function environments; in the source account the on-failure bucket, the stream function's environment and, with rollback_enabled, the rollback pipeline's bucket, queues and ledger. Each key policy lets the other account's writer role generate data keys through S3 only. Leave kms_key_arn and source_kms_key_arn null when this is true."
+  type        = bool
+  default     = false
+}
+
+variable "kms_key_deletion_window_in_days" {
+  description = "Days KMS waits before deleting a key created by create_kms_keys (7-30). Data encrypted with it is unreadable once it is gone."
+  type        = number
+  default     = 30
+}
+
 variable "kms_key_arn" {
-  description = "Customer managed KMS key in the target account for the change bucket, queues and ledger. The source function writes with it, so its key policy must allow the source role kms:GenerateDataKey and kms:Encrypt, and s3.amazonaws.com kms:GenerateDataKey and kms:Decrypt. null uses AWS managed encryption everywhere."
+  description = "Full ARN (not an alias: the source account resolves aliases in its own account) of an existing customer managed key in the target account for the change bucket, queues, DLQs, ledger and the writer's environment. Its key policy must allow the source role (`<name>-stream-to-s3`) kms:GenerateDataKey via s3.<region>.amazonaws.com, and s3.amazonaws.com kms:GenerateDataKey and kms:Decrypt for the change bucket (aws:SourceArn, aws:SourceAccount); modules/kms-key writes exactly that policy. null (and create_kms_keys = false) uses AWS managed encryption."
   type        = string
   default     = null
+
+  validation {
+    condition     = var.kms_key_arn == null || can(regex("^arn:aws[a-zA-Z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/[a-zA-Z0-9-]+$", var.kms_key_arn))
+    error_message = "kms_key_arn must be a full KMS key ARN such as arn:aws:kms:eu-west-1:222222222222:key/1234abcd-12ab-34cd-56ef-1234567890ab (aliases and key IDs are resolved in the caller's account, so the source account could not use them)."
+  }
+}
+
+variable "source_kms_key_arn" {
+  description = "Full ARN of an existing customer managed key in the source account for the stream function's environment, the created on-failure bucket and, with rollback_enabled, the rollback pipeline's bucket, queues and ledger (its key policy must then allow the rollback stream role `<name>-rollback-stream-to-s3` of the target account as kms_key_arn's allows the source role). null (and create_kms_keys = false) uses AWS managed encryption."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.source_kms_key_arn == null || can(regex("^arn:aws[a-zA-Z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/[a-zA-Z0-9-]+$", var.source_kms_key_arn))
+    error_message = "source_kms_key_arn must be a full KMS key ARN such as arn:aws:kms:eu-west-1:111111111111:key/1234abcd-12ab-34cd-56ef-1234567890ab."
+  }
 }
 
 variable "target_log_kms_key_arn" {
@@ -258,7 +286,7 @@ variable "on_failure_retention_in_days" {
 }
 
 variable "on_failure_bucket_kms_key_arn" {
-  description = "KMS key (source account) of the on-failure bucket. null uses SSE-S3."
+  description = "KMS key (source account) of the on-failure bucket. null uses the source account's key (create_kms_keys or source_kms_key_arn) for a created bucket, else SSE-S3."
   type        = string
   default     = null
 }

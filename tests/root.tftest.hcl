@@ -428,3 +428,164 @@ run "rollback_refuses_stream_mode" {
 
   expect_failures = [output.rollback]
 }
+
+################################################################################
+# Customer managed keys (create_kms_keys) and the policy audit of everything
+################################################################################
+
+run "created_keys_encrypt_both_accounts_and_the_rollback_path" {
+  command = plan
+
+  variables {
+    create_kms_keys      = true
+    rollback_enabled     = true
+    version_attribute    = "updated_at"
+    tracing_mode         = "Active"
+    create_operator_role = true
+    operator_external_id = "4f9c2a6e-0f5b-4c3e-9d2b-7c1a8e6b5d40"
+    export_load          = { enabled = true }
+  }
+
+  override_resource {
+    target          = module.target_key[0].aws_kms_key.this
+    override_during = plan
+    values = {
+      arn    = "arn:aws:kms:eu-central-1:222222222222:key/2222abcd-12ab-34cd-56ef-1234567890ab"
+      key_id = "2222abcd-12ab-34cd-56ef-1234567890ab"
+    }
+  }
+
+  override_resource {
+    target          = module.source_key[0].aws_kms_key.this
+    override_during = plan
+    values = {
+      arn    = "arn:aws:kms:eu-west-1:111111111111:key/1111abcd-12ab-34cd-56ef-1234567890ab"
+      key_id = "1111abcd-12ab-34cd-56ef-1234567890ab"
+    }
+  }
+
+  override_data {
+    target = module.rollback_source[0].data.aws_dynamodb_table.source
+    values = {
+      name             = "orders-v2"
+      arn              = "arn:aws:dynamodb:eu-central-1:222222222222:table/orders-v2"
+      stream_enabled   = true
+      stream_view_type = "NEW_AND_OLD_IMAGES"
+      stream_arn       = "arn:aws:dynamodb:eu-central-1:222222222222:table/orders-v2/stream/2024-01-01T00:00:00.000"
+      hash_key         = "pk"
+      range_key        = "sk"
+      attribute        = [{ name = "pk", type = "S" }, { name = "sk", type = "N" }]
+    }
+  }
+
+  override_data {
+    target = module.rollback_target[0].data.aws_dynamodb_table.target
+    values = {
+      name      = "orders"
+      arn       = "arn:aws:dynamodb:eu-west-1:111111111111:table/orders"
+      hash_key  = "pk"
+      range_key = "sk"
+      attribute = [{ name = "pk", type = "S" }, { name = "sk", type = "N" }]
+    }
+  }
+
+  assert {
+    condition = output.kms_key_arns == {
+      source = "arn:aws:kms:eu-west-1:111111111111:key/1111abcd-12ab-34cd-56ef-1234567890ab"
+      target = "arn:aws:kms:eu-central-1:222222222222:key/2222abcd-12ab-34cd-56ef-1234567890ab"
+    }
+    error_message = "One key per account, reported by full ARN."
+  }
+
+  assert {
+    condition = output.encryption.target == {
+      change_bucket      = "arn:aws:kms:eu-central-1:222222222222:key/2222abcd-12ab-34cd-56ef-1234567890ab"
+      queue              = "arn:aws:kms:eu-central-1:222222222222:key/2222abcd-12ab-34cd-56ef-1234567890ab"
+      dead_letter_queue  = "arn:aws:kms:eu-central-1:222222222222:key/2222abcd-12ab-34cd-56ef-1234567890ab"
+      ledger             = "arn:aws:kms:eu-central-1:222222222222:key/2222abcd-12ab-34cd-56ef-1234567890ab"
+      writer_environment = "arn:aws:kms:eu-central-1:222222222222:key/2222abcd-12ab-34cd-56ef-1234567890ab"
+      loader_environment = "arn:aws:kms:eu-central-1:222222222222:key/2222abcd-12ab-34cd-56ef-1234567890ab"
+      change_objects     = "arn:aws:kms:eu-central-1:222222222222:key/2222abcd-12ab-34cd-56ef-1234567890ab"
+    }
+    error_message = "The target key encrypts the change bucket, both queues, the ledger and both functions' environments: ${jsonencode(output.encryption.target)}"
+  }
+
+  assert {
+    condition = output.encryption.source == {
+      change_objects     = "arn:aws:kms:eu-central-1:222222222222:key/2222abcd-12ab-34cd-56ef-1234567890ab"
+      stream_environment = "arn:aws:kms:eu-west-1:111111111111:key/1111abcd-12ab-34cd-56ef-1234567890ab"
+      on_failure_bucket  = "arn:aws:kms:eu-west-1:111111111111:key/1111abcd-12ab-34cd-56ef-1234567890ab"
+    }
+    error_message = "The source function writes change objects with the target key's full ARN; the source key encrypts its environment and the failure bucket: ${jsonencode(output.encryption.source)}"
+  }
+
+  assert {
+    condition = (
+      output.encryption.rollback_target.change_bucket == "arn:aws:kms:eu-west-1:111111111111:key/1111abcd-12ab-34cd-56ef-1234567890ab"
+      && output.encryption.rollback_target.queue == "arn:aws:kms:eu-west-1:111111111111:key/1111abcd-12ab-34cd-56ef-1234567890ab"
+      && output.encryption.rollback_source.change_objects == "arn:aws:kms:eu-west-1:111111111111:key/1111abcd-12ab-34cd-56ef-1234567890ab"
+      && output.encryption.rollback_source.stream_environment == "arn:aws:kms:eu-central-1:222222222222:key/2222abcd-12ab-34cd-56ef-1234567890ab"
+      && output.encryption.rollback_source.on_failure_bucket == "arn:aws:kms:eu-central-1:222222222222:key/2222abcd-12ab-34cd-56ef-1234567890ab"
+    )
+    error_message = "The rollback pipeline encrypts its change log (source account) with the source key and its stream function and failure bucket (target account) with the target key."
+  }
+
+  assert {
+    condition = (
+      [for s in jsondecode(output.policy_documents["target_key.key_policy"]).Statement : s.Principal.AWS if s.Sid == "WriteObjectsThroughS3"] == [["arn:aws:iam::111111111111:role/orders-migration-stream-to-s3"]]
+      && [for s in jsondecode(output.policy_documents["target_key.key_policy"]).Statement : s.Principal.AWS if s.Sid == "ExportTablesThroughS3"] == [["arn:aws:iam::111111111111:role/orders-migration-operator"]]
+      && [for s in jsondecode(output.policy_documents["source_key.key_policy"]).Statement : s.Principal.AWS if s.Sid == "WriteObjectsThroughS3"] == [["arn:aws:iam::222222222222:role/orders-migration-rollback-stream-to-s3"]]
+    )
+    error_message = "Each key lets exactly the other account's stream role (and the exporter) write through S3."
+  }
+}
+
+run "policy_audit_of_every_module" {
+  command = plan
+
+  module {
+    source = "./tests/policy-audit"
+  }
+
+  variables {
+    documents            = run.created_keys_encrypt_both_accounts_and_the_rollback_path.policy_documents
+    key_policy_documents = ["target_key.key_policy", "source_key.key_policy"]
+  }
+
+  assert {
+    condition     = output.violations == []
+    error_message = "Policy audit: ${jsonencode(output.violations)}"
+  }
+
+  assert {
+    condition     = nonsensitive(length(run.created_keys_encrypt_both_accounts_and_the_rollback_path.policy_documents)) == 24
+    error_message = "Expected 24 documents (target 9, source 3, operator 2, keys 2, rollback target 5 and source 3), got ${nonsensitive(length(run.created_keys_encrypt_both_accounts_and_the_rollback_path.policy_documents))}."
+  }
+}
+
+run "rejects_created_and_given_keys_together" {
+  command = plan
+
+  variables {
+    create_kms_keys = true
+    kms_key_arn     = "arn:aws:kms:eu-central-1:222222222222:key/2222abcd-12ab-34cd-56ef-1234567890ab"
+  }
+
+  override_resource {
+    target          = module.target_key[0].aws_kms_key.this
+    override_during = plan
+    values = {
+      arn = "arn:aws:kms:eu-central-1:222222222222:key/2222abcd-12ab-34cd-56ef-1234567890ab"
+    }
+  }
+
+  override_resource {
+    target          = module.source_key[0].aws_kms_key.this
+    override_during = plan
+    values = {
+      arn = "arn:aws:kms:eu-west-1:111111111111:key/1111abcd-12ab-34cd-56ef-1234567890ab"
+    }
+  }
+
+  expect_failures = [output.migration]
+}

@@ -37,6 +37,7 @@ module "migration" {
   target_table_name = var.target_table_name
   version_attribute = var.version_attribute
   rollback_enabled  = var.rollback_enabled
+  create_kms_keys   = var.create_kms_keys
 
   lambda_package_path = var.lambda_package_path
 

@@ -57,3 +57,8 @@ output "rollback_writer_function_name" {
   description = "Writer of the rollback pipeline, in the source account (null when rollback_enabled = false)."
   value       = try(module.migration.rollback.target.function_name, null)
 }
+
+output "kms_key_arns" {
+  description = "Full ARNs of the customer managed keys (null without create_kms_keys)."
+  value       = module.migration.kms_key_arns
+}

@@ -79,6 +79,12 @@ variable "rollback_enabled" {
   default     = false
 }
 
+variable "create_kms_keys" {
+  description = "Create a customer managed KMS key in each account for the change log, queues, ledger, failure bucket and function environments (the module writes both key policies)."
+  type        = bool
+  default     = false
+}
+
 variable "export_load_enabled" {
   description = "Create the Step Functions Distributed Map that loads an Export to S3 of the source table into the target (the bulk copy for large tables)."
   type        = bool

@@ -12,3 +12,12 @@ output "policy" {
   description = "The role's inline policy (JSON), for review."
   value       = aws_iam_role_policy.this.policy
 }
+
+output "policy_documents" {
+  description = "Every IAM policy this module attaches, by name, as JSON: for security review (the module's tests audit them). Sensitive: the trust policy holds external_id."
+  sensitive   = true
+  value = {
+    role_trust  = aws_iam_role.this.assume_role_policy
+    role_policy = aws_iam_role_policy.this.policy
+  }
+}

@@ -105,6 +105,14 @@ locals {
           Resource = var.kms_key_arn
         },
       ] : [],
+      var.lambda_kms_key_arn != null ? [
+        {
+          Sid      = "DecryptOwnEnvironment"
+          Effect   = "Allow"
+          Action   = "kms:Decrypt"
+          Resource = var.lambda_kms_key_arn
+        },
+      ] : [],
       local.on_failure_bucket_use_kms ? [
         {
           Sid      = "EncryptFailedBatches"

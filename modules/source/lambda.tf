@@ -17,10 +17,11 @@ resource "aws_lambda_function" "this" {
   #checkov:skip=CKV_AWS_117:The function only calls AWS APIs (DynamoDB Streams via Lambda, S3); a VPC adds NAT or endpoint cost and no protection here.
   #checkov:skip=CKV_AWS_116:Invoked only by a DynamoDB stream event source mapping, whose on-failure destination (an S3 bucket) keeps discarded batches; a function DLQ applies to asynchronous invocations only.
   #checkov:skip=CKV_AWS_272:Code signing needs an AWS Signer profile outside this module; the package is built reproducibly by `make build` and pinned by source_code_hash.
-  #checkov:skip=CKV_AWS_173:The environment holds only resource names and account ids, no secrets; Lambda encrypts it at rest with its service key.
+  #checkov:skip=CKV_AWS_173:The environment holds only resource names and account ids, no secrets; it is encrypted with lambda_kms_key_arn when set (create_kms_keys at the root sets it), else with Lambda's service key.
   function_name = local.function_name
   description   = "dynamigrate ${var.name}: copies ${var.source_table_name} stream records to s3://${var.change_bucket_name}/${local.change_prefix}"
   role          = aws_iam_role.this.arn
+  kms_key_arn   = var.lambda_kms_key_arn
 
   handler       = "dynamigrate.handlers.stream_to_s3.lambda_handler"
   runtime       = var.runtime

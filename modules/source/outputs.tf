@@ -86,3 +86,23 @@ output "dashboard_name" {
   description = "Name of the CloudWatch dashboard, or null when create_dashboard = false."
   value       = try(aws_cloudwatch_dashboard.this[0].dashboard_name, null)
 }
+
+output "policy_documents" {
+  description = "Every IAM and resource policy this module attaches, by name, as JSON: for security review (the module's tests audit them)."
+  value = merge(
+    {
+      role_trust  = aws_iam_role.this.assume_role_policy
+      role_policy = aws_iam_role_policy.this.policy
+    },
+    { for policy in aws_s3_bucket_policy.on_failure : "on_failure_bucket_policy" => policy.policy },
+  )
+}
+
+output "encryption" {
+  description = "What encrypts what, read from the planned resources: the key the function writes change objects with (null: the change bucket's default), the function's environment (null: Lambda's service key) and the created on-failure bucket (key ARN or \"AES256\"; null for an existing bucket)."
+  value = {
+    change_objects     = aws_lambda_function.this.environment[0].variables.KMS_KEY_ARN == "" ? null : aws_lambda_function.this.environment[0].variables.KMS_KEY_ARN
+    stream_environment = aws_lambda_function.this.kms_key_arn
+    on_failure_bucket  = one([for config in aws_s3_bucket_server_side_encryption_configuration.on_failure : coalesce(one(config.rule[*].apply_server_side_encryption_by_default[0].kms_master_key_id), one(config.rule[*].apply_server_side_encryption_by_default[0].sse_algorithm))])
+  }
+}

@@ -322,6 +322,17 @@ variable "log_retention_in_days" {
   }
 }
 
+variable "lambda_kms_key_arn" {
+  description = "ARN of a customer managed KMS key (this account) that encrypts the stream function's environment variables; its role gets kms:Decrypt on it. null uses Lambda's service key."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.lambda_kms_key_arn == null || can(regex("^arn:aws[a-zA-Z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/[a-zA-Z0-9-]+$", var.lambda_kms_key_arn))
+    error_message = "lambda_kms_key_arn must be a KMS key ARN such as arn:aws:kms:eu-west-1:111111111111:key/1234abcd-12ab-34cd-56ef-1234567890ab (aliases are not accepted)."
+  }
+}
+
 variable "log_kms_key_arn" {
   description = "ARN of a KMS key that encrypts the function's log group. The key policy must allow logs.<region>.amazonaws.com. null uses CloudWatch Logs' default encryption."
   type        = string

@@ -8,3 +8,8 @@ output "source_table_arn" {
   description = "ARN of the source table."
   value       = data.aws_dynamodb_table.source.arn
 }
+
+output "policy_documents" {
+  description = "The stream's resource policy, by name, as JSON: for security review (the module's tests audit it)."
+  value       = { stream_policy = aws_dynamodb_resource_policy.stream.policy }
+}

@@ -157,12 +157,13 @@ resource "aws_lambda_function" "loader" {
   #checkov:skip=CKV_AWS_117:The function only calls AWS APIs (S3, DynamoDB); a VPC adds NAT or endpoint cost and no protection here.
   #checkov:skip=CKV_AWS_116:Invoked synchronously by Step Functions only, which retries and records failures in the execution history; a function DLQ applies to asynchronous invocations only.
   #checkov:skip=CKV_AWS_272:Code signing needs an AWS Signer profile outside this module; the package is built reproducibly by `make build` and pinned by source_code_hash.
-  #checkov:skip=CKV_AWS_173:The environment holds only resource names and tuning values, no secrets; Lambda encrypts it at rest with its service key.
+  #checkov:skip=CKV_AWS_173:The environment holds only resource names and tuning values, no secrets; it is encrypted with kms_key_arn when set (create_kms_keys at the root sets it), else with Lambda's service key.
   count = local.export_load ? 1 : 0
 
   function_name = local.loader_function_name
   description   = "dynamigrate ${var.name}: loads Export to S3 data files into ${var.target_table_name}"
   role          = aws_iam_role.loader[0].arn
+  kms_key_arn   = var.kms_key_arn
 
   handler       = "dynamigrate.handlers.export_to_table.lambda_handler"
   runtime       = var.runtime
@@ -288,11 +289,22 @@ locals {
         Effect    = "Allow"
         Principal = { Service = "states.amazonaws.com" }
         Action    = "sts:AssumeRole"
-        # Confused-deputy guard: only Step Functions acting for this account. No
-        # aws:SourceArn condition: the Distributed Map's child executions assume the
-        # role too, and AWS does not document the ARN they present.
+        # Confused-deputy guard: only Step Functions acting for this account and
+        # for this state machine. The Distributed Map's child executions assume the
+        # role too, and AWS does not document the ARN they present, so the ARN
+        # condition lists the state machine, its executions and map runs, and
+        # applies when the ARN is present (IfExists).
         Condition = {
           StringEquals = { "aws:SourceAccount" = local.account_id }
+          ArnLikeIfExists = {
+            "aws:SourceArn" = [
+              local.state_machine_arn,
+              "${local.state_machine_arn}:*",
+              "arn:${local.partition}:states:${local.region}:${local.account_id}:execution:${local.state_machine_name}:*",
+              "arn:${local.partition}:states:${local.region}:${local.account_id}:execution:${local.state_machine_name}/*",
+              "arn:${local.partition}:states:${local.region}:${local.account_id}:mapRun:${local.state_machine_name}/*",
+            ]
+          }
         }
       },
     ]

@@ -33,10 +33,11 @@ resource "aws_lambda_function" "this" {
   #checkov:skip=CKV_AWS_117:The function only calls AWS APIs (S3, SQS, DynamoDB); a VPC adds NAT or endpoint cost and no protection here.
   #checkov:skip=CKV_AWS_116:Invoked only by an event source mapping (SQS: failed messages go to the queue's own dead-letter queue; direct: failed stream batches go to the mapping's on-failure S3 destination); a function DLQ applies to asynchronous invocations only.
   #checkov:skip=CKV_AWS_272:Code signing needs an AWS Signer profile outside this module; the package is built reproducibly by `make build` and pinned by source_code_hash.
-  #checkov:skip=CKV_AWS_173:The environment holds only resource names and tuning values, no secrets; Lambda encrypts it at rest with its service key.
+  #checkov:skip=CKV_AWS_173:The environment holds only resource names and tuning values, no secrets; it is encrypted with kms_key_arn when set (create_kms_keys at the root sets it), else with Lambda's service key.
   function_name = local.function_name
   description   = local.s3_transport ? "dynamigrate ${var.name}: applies change-log objects from S3 to ${var.target_table_name}" : "dynamigrate ${var.name}: applies the source table's stream to ${var.target_table_name}"
   role          = aws_iam_role.this.arn
+  kms_key_arn   = var.kms_key_arn
 
   handler       = local.s3_transport ? "dynamigrate.handlers.s3_to_table.lambda_handler" : "dynamigrate.handlers.stream_to_table.lambda_handler"
   runtime       = var.runtime

@@ -9,7 +9,10 @@ output "change_bucket_name" {
 
 output "change_bucket_arn" {
   description = "ARN of the change bucket."
-  value       = try(aws_s3_bucket.this.arn, null)
+  # Known at plan (a key policy names it before the bucket exists); anything
+  # that uses it still waits for the bucket.
+  value      = local.bucket_arn
+  depends_on = [aws_s3_bucket.this]
 }
 
 output "change_prefix" {
@@ -177,4 +180,34 @@ output "transport" {
 output "writer_role_name" {
   description = "Name of the writer's execution role (transport = direct: the principal modules/stream-access lets read the source stream)."
   value       = aws_iam_role.this.name
+}
+
+output "policy_documents" {
+  description = "Every IAM and resource policy this module attaches, by name, as JSON: for security review (the module's tests audit them)."
+  value = merge(
+    {
+      writer_role_trust  = aws_iam_role.this.assume_role_policy
+      writer_role_policy = aws_iam_role_policy.this.policy
+      bucket_policy      = aws_s3_bucket_policy.this.policy
+    },
+    { for policy in aws_sqs_queue_policy.changes : "queue_policy" => policy.policy },
+    { for policy in aws_sqs_queue_policy.dead_letter : "dead_letter_queue_policy" => policy.policy },
+    { for role in aws_iam_role.loader : "loader_role_trust" => role.assume_role_policy },
+    { for policy in aws_iam_role_policy.loader : "loader_role_policy" => policy.policy },
+    { for role in aws_iam_role.export_load : "state_machine_role_trust" => role.assume_role_policy },
+    { for policy in aws_iam_role_policy.export_load : "state_machine_role_policy" => policy.policy },
+  )
+}
+
+output "encryption" {
+  description = "What encrypts what, read from the planned resources: the KMS key ARN of the change bucket (or \"AES256\"), both queues (null: SQS-managed SSE), the ledger (null: AWS managed key), the functions' environments (null: Lambda's service key) and the object writer's key (change_objects: the key the source function must name)."
+  value = {
+    change_bucket      = one([for rule in aws_s3_bucket_server_side_encryption_configuration.this.rule : coalesce(one(rule.apply_server_side_encryption_by_default).kms_master_key_id, one(rule.apply_server_side_encryption_by_default).sse_algorithm)])
+    queue              = one(aws_sqs_queue.changes[*].kms_master_key_id)
+    dead_letter_queue  = one(aws_sqs_queue.dead_letter[*].kms_master_key_id)
+    ledger             = one([for sse in aws_dynamodb_table.ledger.server_side_encryption : sse.kms_key_arn])
+    writer_environment = aws_lambda_function.this.kms_key_arn
+    loader_environment = one(aws_lambda_function.loader[*].kms_key_arn)
+    change_objects     = var.kms_key_arn
+  }
 }

@@ -90,10 +90,11 @@ locals {
     ]
   }
 
-  # Read the one table's streams, write the one log group: nothing else, no "*" resource.
+  # Read the one table's streams, write the one log group: nothing else; "*" only
+  # for X-Ray, which has no resource-level permissions.
   policy = {
     Version = "2012-10-17"
-    Statement = [
+    Statement = concat([
       {
         Sid      = "ReadGuardedStream"
         Effect   = "Allow"
@@ -114,7 +115,24 @@ locals {
         Action   = ["logs:CreateLogStream", "logs:PutLogEvents"]
         Resource = "${local.log_group_arn}:*"
       },
-    ]
+      ],
+      var.lambda_kms_key_arn != null ? [
+        {
+          Sid      = "DecryptOwnEnvironment"
+          Effect   = "Allow"
+          Action   = "kms:Decrypt"
+          Resource = var.lambda_kms_key_arn
+        },
+      ] : [],
+      var.tracing_mode == "Active" ? [
+        {
+          Sid      = "WriteTraces"
+          Effect   = "Allow"
+          Action   = ["xray:PutTelemetryRecords", "xray:PutTraceSegments"]
+          Resource = "*"
+        },
+      ] : [],
+    )
   }
 }
 
@@ -122,10 +140,11 @@ resource "aws_lambda_function" "this" {
   #checkov:skip=CKV_AWS_117:The function only reads its stream through Lambda and writes logs; a VPC adds NAT or endpoint cost and no protection here.
   #checkov:skip=CKV_AWS_116:Invoked only by a DynamoDB stream event source mapping (retried and bisected there); a function DLQ applies to asynchronous invocations only.
   #checkov:skip=CKV_AWS_272:Code signing needs an AWS Signer profile outside this module; the package is built reproducibly by `make build` and pinned by source_code_hash.
-  #checkov:skip=CKV_AWS_173:The environment holds only a table name, a time and a migration name, no secrets; Lambda encrypts it at rest with its service key.
+  #checkov:skip=CKV_AWS_173:The environment holds only a table name, a time and a migration name, no secrets; it is encrypted with lambda_kms_key_arn when set, else with Lambda's service key.
   function_name = local.function_name
   description   = "dynamigrate ${var.name}: counts writes to ${var.table_name} made after ${coalesce(var.writes_moved_at, "(not declared yet)")}"
   role          = aws_iam_role.this.arn
+  kms_key_arn   = var.lambda_kms_key_arn
 
   handler       = "dynamigrate.handlers.write_guard.lambda_handler"
   runtime       = var.runtime

@@ -27,3 +27,14 @@ output "deny_writes_policy_enabled" {
   description = "Whether a resource policy denies writes to the old table."
   value       = var.deny_writes.enabled
 }
+
+output "policy_documents" {
+  description = "Every IAM and resource policy this module attaches, by name, as JSON: for security review (the module's tests audit them)."
+  value = merge(
+    {
+      role_trust  = aws_iam_role.this.assume_role_policy
+      role_policy = aws_iam_role_policy.this.policy
+    },
+    { for policy in aws_dynamodb_resource_policy.deny_writes : "table_policy" => policy.policy },
+  )
+}

@@ -3,7 +3,9 @@
 One deployment (module-scoped: `terraform apply` costs about a minute), with
 the rollback pipeline, serves the tests in order: the live migration converges
 item for item, a malformed change object is parked in the dead-letter queue
-while the pipeline keeps working, an export loads through the state machine,
+while the pipeline keeps working, everything is encrypted with each account's
+own customer managed key (and the key policies refuse anyone else), an export
+loads through the state machine,
 both directions replicate without an echo and settle conflicts alike, and
 `terraform destroy` removes the pipeline but not the tables.
 """
@@ -21,7 +23,9 @@ from contextlib import ExitStack
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote_plus
 
+import boto3
 import pytest
+from botocore.exceptions import ClientError
 from rich.console import Console
 
 from dynamigrate.cli import sample
@@ -60,6 +64,7 @@ def deployed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         version_attribute=sample.VERSION_ATTRIBUTE,  # the rollback pipeline orders by the items' own stamp
         rollback=True,
         rollback_window=False,  # the rollback tests below do their own, counted per key
+        kms=True,  # create_kms_keys: change objects cross accounts under the target account's key
     )
     rehearsal = Rehearsal(options, Console(file=io.StringIO()))
     with ExitStack() as stack:
@@ -125,6 +130,77 @@ def test_given_malformed_object_in_bucket_when_writer_retries_then_it_lands_in_d
         60,
         "a change made after the malformed object did not replicate",
     )
+
+
+def test_given_created_keys_when_changes_cross_accounts_then_each_account_key_encrypts_its_side(
+    deployed: Stack,
+) -> None:
+    """create_kms_keys, end to end: the key policies are enforced by the emulator, as by KMS."""
+    opts = deployed.rehearsal.options
+    outputs = deployed.outputs
+    keys = outputs["kms_key_arns"]
+    assert keys["target"].split(":")[4] == opts.target_account
+    assert keys["source"].split(":")[4] == opts.source_account
+    target = deployed.emulator.session(opts.target_account)
+    source = deployed.emulator.session(opts.source_account)
+
+    # The change objects that crossed accounts (the migration test wrote them) carry the target key.
+    s3 = target.client("s3")
+    bucket = outputs["change_bucket_name"]
+    changes = s3.list_objects_v2(Bucket=bucket, Prefix="changes/")["Contents"]
+    assert changes
+    for listed in changes[:5]:
+        head = s3.head_object(Bucket=bucket, Key=listed["Key"])
+        assert head["ServerSideEncryption"] == "aws:kms" and head["SSEKMSKeyId"] == keys["target"], head
+    sqs = target.client("sqs")
+    for url in (outputs["queue_url"], outputs["dead_letter_queue_url"]):
+        attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["KmsMasterKeyId"])["Attributes"]
+        assert attributes["KmsMasterKeyId"] == keys["target"], url
+    writer = target.client("lambda").get_function_configuration(FunctionName=outputs["writer_function_name"])
+    assert writer["KMSKeyArn"] == keys["target"]
+    stream = source.client("lambda").get_function_configuration(FunctionName=outputs["stream_function_name"])
+    assert stream["KMSKeyArn"] == keys["source"]
+    assert stream["Environment"]["Variables"]["KMS_KEY_ARN"] == keys["target"]
+    ledger = target.client("dynamodb").describe_table(TableName=outputs["ledger_table_name"])["Table"]
+    assert ledger["SSEDescription"]["KMSMasterKeyArn"] == keys["target"]
+
+    def s3_as(role_arn: str) -> Any:
+        credentials = source.client("sts").assume_role(RoleArn=role_arn, RoleSessionName="kms-test")["Credentials"]
+        return boto3.client(
+            "s3",
+            endpoint_url=deployed.emulator.endpoint_url,
+            region_name=opts.region,
+            aws_access_key_id=credentials["AccessKeyId"],
+            aws_secret_access_key=credentials["SecretAccessKey"],
+            aws_session_token=credentials["SessionToken"],
+        )
+
+    body = gzip.compress(b"")
+    # Another role of the source account: the target key's policy names only the stream role.
+    intruder = s3_as(f"arn:aws:iam::{opts.source_account}:role/intruder")
+    with pytest.raises(ClientError) as denied:
+        intruder.put_object(
+            Bucket=bucket,
+            Key="changes/intruder.jsonl.gz",
+            Body=body,
+            ServerSideEncryption="aws:kms",
+            SSEKMSKeyId=keys["target"],
+        )
+    assert denied.value.response["Error"]["Code"] == "AccessDenied"
+    assert "kms:GenerateDataKey" in denied.value.response["Error"]["Message"]
+    # The stream role itself, naming the key by alias: resolved in the source account, where it does not exist.
+    stream_role = s3_as(stream["Role"])
+    with pytest.raises(ClientError) as missing:
+        stream_role.put_object(
+            Bucket=bucket,
+            Key="changes/alias.jsonl.gz",
+            Body=body,
+            ServerSideEncryption="aws:kms",
+            SSEKMSKeyId=f"alias/dynamigrate/{opts.name}",
+        )
+    assert missing.value.response["Error"]["Code"] == "KMS.NotFoundException"
+    listed_after = {o["Key"] for o in s3.list_objects_v2(Bucket=bucket, Prefix="changes/")["Contents"]}
+    assert not {"changes/intruder.jsonl.gz", "changes/alias.jsonl.gz"} & listed_after
 
 
 def test_given_export_of_source_when_state_machine_loads_it_then_new_items_are_copied_and_counts_reconcile(

@@ -160,3 +160,36 @@ run "rejects_bad_event_source_mapping_arn" {
 
   expect_failures = [var.event_source_mapping_arns]
 }
+
+# Policy audit (tests/policy-audit) with every feature that adds statements on.
+run "every_feature_on" {
+  command = plan
+
+  variables {
+    allow_write               = true
+    event_source_mapping_arns = ["arn:aws:lambda:eu-west-1:111111111111:event-source-mapping:0f8c6b4e-1d2a-4b3c-8e9f-a1b2c3d4e5f6"]
+    require_mfa               = true
+    export_destination = {
+      bucket_arn   = "arn:aws:s3:::orders-migration-changes-222222222222-eu-west-1"
+      prefix       = "exports"
+      bucket_owner = "222222222222"
+    }
+  }
+}
+
+run "policy_audit" {
+  command = plan
+
+  module {
+    source = "../../tests/policy-audit"
+  }
+
+  variables {
+    documents = run.every_feature_on.policy_documents
+  }
+
+  assert {
+    condition     = output.violations == [] && length(run.every_feature_on.policy_documents) == 2
+    error_message = "Policy audit: ${jsonencode(output.violations)}"
+  }
+}

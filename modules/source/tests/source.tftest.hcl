@@ -574,3 +574,32 @@ run "rejects_an_iterator_age_alarm_too_close_to_expiry" {
 
   expect_failures = [var.alarms]
 }
+
+# Policy audit (tests/policy-audit) with every feature that adds statements on.
+run "every_feature_on" {
+  command = plan
+
+  variables {
+    tracing_mode                  = "Active"
+    kms_key_arn                   = "arn:aws:kms:eu-west-1:222222222222:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+    lambda_kms_key_arn            = "arn:aws:kms:eu-west-1:111111111111:key/0000abcd-12ab-34cd-56ef-1234567890ab"
+    on_failure_bucket_kms_key_arn = "arn:aws:kms:eu-west-1:111111111111:key/0000abcd-12ab-34cd-56ef-1234567890ab"
+  }
+}
+
+run "policy_audit" {
+  command = plan
+
+  module {
+    source = "../../tests/policy-audit"
+  }
+
+  variables {
+    documents = run.every_feature_on.policy_documents
+  }
+
+  assert {
+    condition     = output.violations == [] && length(run.every_feature_on.policy_documents) == 3
+    error_message = "Policy audit: ${jsonencode(output.violations)}"
+  }
+}

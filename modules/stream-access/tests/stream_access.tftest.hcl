@@ -79,3 +79,20 @@ run "rejects_wildcard_readers" {
 
   expect_failures = [var.reader_role_arns]
 }
+
+run "policy_audit" {
+  command = plan
+
+  module {
+    source = "../../tests/policy-audit"
+  }
+
+  variables {
+    documents = run.only_the_writer_role_may_read_only_the_stream.policy_documents
+  }
+
+  assert {
+    condition     = output.violations == [] && output.statement_count == 1
+    error_message = "Policy audit: ${jsonencode(output.violations)}"
+  }
+}

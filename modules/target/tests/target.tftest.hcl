@@ -648,9 +648,20 @@ run "export_load_state_machine" {
       Effect    = "Allow"
       Principal = { Service = "states.amazonaws.com" }
       Action    = "sts:AssumeRole"
-      Condition = { StringEquals = { "aws:SourceAccount" = "222222222222" } }
+      Condition = {
+        StringEquals = { "aws:SourceAccount" = "222222222222" }
+        ArnLikeIfExists = {
+          "aws:SourceArn" = [
+            "arn:aws:states:eu-west-1:222222222222:stateMachine:orders-migration-export-load",
+            "arn:aws:states:eu-west-1:222222222222:stateMachine:orders-migration-export-load:*",
+            "arn:aws:states:eu-west-1:222222222222:execution:orders-migration-export-load:*",
+            "arn:aws:states:eu-west-1:222222222222:execution:orders-migration-export-load/*",
+            "arn:aws:states:eu-west-1:222222222222:mapRun:orders-migration-export-load/*",
+          ]
+        }
+      }
     }]
-    error_message = "Only Step Functions, acting for the target account, may assume the state machine role."
+    error_message = "Only Step Functions, acting for the target account and this state machine (its executions, map runs), may assume the state machine role."
   }
 
   assert {
@@ -1228,4 +1239,73 @@ run "change_log_transport_needs_the_source_writer_role" {
   }
 
   expect_failures = [aws_s3_bucket_notification.this]
+}
+
+################################################################################
+# Policy audit (tests/policy-audit): every document this module attaches, with
+# every feature that adds statements switched on, for each transport.
+################################################################################
+
+run "every_feature_on_s3_transport" {
+  command = plan
+
+  variables {
+    tracing_mode = "Active"
+    kms_key_arn  = "arn:aws:kms:eu-west-1:222222222222:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+    export_load = {
+      enabled                 = true
+      exporter_principal_arns = ["arn:aws:iam::111111111111:role/orders-migration-operator"]
+    }
+  }
+}
+
+run "policy_audit_s3_transport" {
+  command = plan
+
+  module {
+    source = "../../tests/policy-audit"
+  }
+
+  variables {
+    documents = run.every_feature_on_s3_transport.policy_documents
+  }
+
+  assert {
+    condition     = output.violations == []
+    error_message = "Policy audit: ${jsonencode(output.violations)}"
+  }
+
+  assert {
+    condition     = length(run.every_feature_on_s3_transport.policy_documents) == 9 && output.statement_count >= 25
+    error_message = "Expected all 9 documents (writer, loader and state machine roles and their trusts, bucket, both queues) in the audit, got ${jsonencode(keys(run.every_feature_on_s3_transport.policy_documents))} with ${output.statement_count} statements."
+  }
+}
+
+run "every_feature_on_direct_transport" {
+  command = plan
+
+  variables {
+    transport              = "direct"
+    source_writer_role_arn = null
+    source_stream_arn      = "arn:aws:dynamodb:eu-west-1:111111111111:table/orders/stream/2024-01-01T00:00:00.000"
+    tracing_mode           = "Active"
+    kms_key_arn            = "arn:aws:kms:eu-west-1:222222222222:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+  }
+}
+
+run "policy_audit_direct_transport" {
+  command = plan
+
+  module {
+    source = "../../tests/policy-audit"
+  }
+
+  variables {
+    documents = run.every_feature_on_direct_transport.policy_documents
+  }
+
+  assert {
+    condition     = output.violations == [] && length(run.every_feature_on_direct_transport.policy_documents) == 3
+    error_message = "Policy audit: ${jsonencode(output.violations)} over ${jsonencode(keys(run.every_feature_on_direct_transport.policy_documents))}"
+  }
 }

@@ -191,3 +191,54 @@ run "fails_when_the_old_table_has_no_stream" {
 
   expect_failures = [aws_lambda_event_source_mapping.this]
 }
+
+# Policy audit (tests/policy-audit) with every feature that adds statements on.
+run "every_feature_on" {
+  command = plan
+
+  variables {
+    tracing_mode       = "Active"
+    lambda_kms_key_arn = "arn:aws:kms:eu-west-1:111111111111:key/0000abcd-12ab-34cd-56ef-1234567890ab"
+    deny_writes = {
+      enabled               = true
+      exempt_principal_arns = ["arn:aws:iam::111111111111:role/break-glass"]
+    }
+  }
+}
+
+run "policy_audit" {
+  command = plan
+
+  module {
+    source = "../../tests/policy-audit"
+  }
+
+  variables {
+    documents = run.every_feature_on.policy_documents
+  }
+
+  assert {
+    condition     = output.violations == [] && length(run.every_feature_on.policy_documents) == 3
+    error_message = "Policy audit: ${jsonencode(output.violations)}"
+  }
+
+  assert {
+    condition = toset([for s in jsondecode(run.every_feature_on.policy_documents.role_policy).Statement : s.Sid]) == toset([
+      "ReadGuardedStream", "ListGuardedStreams", "WriteOwnLogs", "DecryptOwnEnvironment", "WriteTraces",
+    ])
+    error_message = "With a Lambda key and Active tracing the guard's role must decrypt its environment and write traces."
+  }
+}
+
+run "environment_encrypted_with_the_given_key" {
+  command = plan
+
+  variables {
+    lambda_kms_key_arn = "arn:aws:kms:eu-west-1:111111111111:key/0000abcd-12ab-34cd-56ef-1234567890ab"
+  }
+
+  assert {
+    condition     = aws_lambda_function.this.kms_key_arn == "arn:aws:kms:eu-west-1:111111111111:key/0000abcd-12ab-34cd-56ef-1234567890ab"
+    error_message = "The guard's environment must be encrypted with lambda_kms_key_arn."
+  }
+}

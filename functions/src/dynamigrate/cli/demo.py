@@ -78,6 +78,7 @@ class DemoOptions:
     version_attribute: str | None = None
     rollback: bool = False  # deploy the rollback pipeline and end with a rollback rehearsal (attribute mode)
     rollback_window: bool = True  # with rollback: run the rollback window after the migration
+    kms: bool = False  # create_kms_keys: a customer managed key in each account
     name: str = "rehearsal"
     region: str = "us-east-1"
     source_account: str = "111111111111"
@@ -391,6 +392,7 @@ class Rehearsal:
             "target_table_name": deployment.target_table,
             "version_attribute": opts.version_attribute,
             "rollback_enabled": opts.rollback,
+            "create_kms_keys": opts.kms,
             "lambda_package_path": str(opts.lambda_zip.resolve()),
             "force_destroy": True,
         }

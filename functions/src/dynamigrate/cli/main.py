@@ -224,6 +224,14 @@ def demo(
             help="Deploy the rollback pipeline and end with a rollback window: writes in both accounts converge.",
         ),
     ] = True,
+    kms: Annotated[
+        bool,
+        typer.Option(
+            "--kms/--no-kms",
+            help="Create a customer managed key in each account (create_kms_keys): change objects cross accounts "
+            "encrypted with the target account's key.",
+        ),
+    ] = True,
     example_dir: Annotated[Path, typer.Option(help="Terraform example to apply.")] = Path("examples/cross-account"),
     lambda_zip: Annotated[Path, typer.Option(help="Lambda package built by `make build`.")] = Path(
         "dist/dynamigrate-lambda.zip"
@@ -249,6 +257,7 @@ def demo(
         segments=segments,
         version_attribute=version_attribute or None,
         rollback=rollback and bool(version_attribute),
+        kms=kms,
         example_dir=example_dir,
         lambda_zip=lambda_zip,
         work_dir=work_dir,
