@@ -1,10 +1,11 @@
-"""Generate (or check) the Inputs/Outputs tables of a module's README.
+"""Generate (or check) the reference tables of a module's README, as terraform-docs does.
 
 terraform-docs is a Go binary and is not installable from the package
-registries these machines reach, so this reads the module's own
-``variables.tf`` and ``outputs.tf`` (always ``terraform fmt``-formatted) and
-writes the tables between ``<!-- BEGIN_TF_DOCS -->`` and ``<!-- END_TF_DOCS -->``.
-``--check`` fails when a README has drifted, which ``make lint`` runs.
+registries these machines reach, so this reads the module's own ``*.tf``
+files (always ``terraform fmt``-formatted) and writes Requirements, Providers,
+Modules, Resources, Inputs and Outputs between ``<!-- BEGIN_TF_DOCS -->`` and
+``<!-- END_TF_DOCS -->``. ``--check`` fails when a README has drifted, which
+``make lint`` runs.
 
 Usage: python tools/tf_docs.py [--check] MODULE_DIR...
 """
@@ -21,6 +22,11 @@ from pathlib import Path
 BEGIN = "<!-- BEGIN_TF_DOCS -->"
 END = "<!-- END_TF_DOCS -->"
 BLOCK = re.compile(r'^(variable|output) "([^"]+)" \{\n(.*?)^\}', re.MULTILINE | re.DOTALL)
+MODULE = re.compile(r'^module "([^"]+)" \{\n(.*?)^\}', re.MULTILINE | re.DOTALL)
+RESOURCE = re.compile(r'^(resource|data) "([^"]+)" "([^"]+)" \{', re.MULTILINE)
+REQUIRED_VERSION = re.compile(r'^  required_version = "([^"]+)"', re.MULTILINE)
+PROVIDER = re.compile(r'^    (\w+) = \{\n\s+source\s+= "([^"]+)"\n\s+version\s+= "([^"]+)"', re.MULTILINE)
+REGISTRY = "https://registry.terraform.io/providers/hashicorp/aws/latest/docs"
 
 
 @dataclass
@@ -89,6 +95,30 @@ def _cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
 
+def structure(module: Path) -> str:
+    """Requirements, Providers, Modules and Resources of a module, from its ``*.tf`` files."""
+    text = "\n".join(path.read_text() for path in sorted(module.glob("*.tf")))
+    lines = ["## Requirements", "", "| Name | Version |", "|---|---|"]
+    lines += [f"| terraform | `{version}` |" for version in REQUIRED_VERSION.findall(text)]
+    providers = PROVIDER.findall(text)
+    lines += [f"| {name} | `{version}` |" for name, _, version in providers]
+    lines += ["", "## Providers", "", "| Name | Source |", "|---|---|"]
+    lines += [f"| {name} | `{source}` |" for name, source, _ in providers]
+    modules = sorted((name, _string(_attribute(body, "source"))) for name, body in MODULE.findall(text))
+    if modules:
+        lines += ["", "## Modules", "", "| Name | Source |", "|---|---|"]
+        lines += [f"| `{name}` | [`{source}`]({source}) |" for name, source in modules]
+    resources = sorted(set(RESOURCE.findall(text)), key=lambda r: (r[0] == "data", r[1], r[2]))
+    if resources:
+        lines += ["", "## Resources", "", "| Name | Type |", "|---|---|"]
+        for kind, type_, name in resources:
+            data = kind == "data"
+            folder, prefix, label = ("data-sources", "data.", "data source") if data else ("resources", "", "resource")
+            page = f"{REGISTRY}/{folder}/{type_.removeprefix('aws_')}"
+            lines.append(f"| [{prefix}{type_}.{name}]({page}) | {label} |")
+    return "\n".join(lines)
+
+
 def render(variables: list[Entry], outputs: list[Entry]) -> str:
     lines = ["## Inputs", "", "| Name | Description | Type | Default | Required |", "|---|---|---|---|:---:|"]
     for v in variables:
@@ -120,7 +150,7 @@ def main() -> int:
     stale = []
     for module in args.modules:
         readme = module / "README.md"
-        wanted = update(readme, render(*parse(module)))
+        wanted = update(readme, structure(module) + "\n\n" + render(*parse(module)))
         if wanted != readme.read_text():
             if args.check:
                 stale.append(str(readme))

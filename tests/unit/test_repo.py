@@ -39,3 +39,27 @@ def test_given_the_pre_commit_config_then_it_runs_every_lint_command_and_nothing
     commands = lint_commands()
     assert len(commands) >= 6
     assert sorted(" ".join(shlex.split(e)) for e in entries) == sorted(commands)
+
+
+def test_given_a_module_when_documenting_it_then_requirements_modules_and_resources_are_listed(tmp_path: Path) -> None:
+    import sys
+
+    sys.path.insert(0, str(REPO / "tools"))
+    try:
+        import tf_docs
+    finally:
+        sys.path.pop(0)
+    (tmp_path / "versions.tf").write_text(
+        'terraform {\n  required_version = ">= 1.7"\n\n  required_providers {\n    aws = {\n'
+        '      source  = "hashicorp/aws"\n      version = ">= 5.70"\n    }\n  }\n}\n'
+    )
+    (tmp_path / "main.tf").write_text(
+        'data "aws_region" "current" {}\n\nresource "aws_kms_key" "this" {\n  description = "k"\n}\n\n'
+        'module "key" {\n  source = "./modules/kms-key"\n  count  = 1\n}\n'
+    )
+    text = tf_docs.structure(tmp_path)
+    assert "| terraform | `>= 1.7` |" in text and "| aws | `>= 5.70` |" in text
+    assert "| aws | `hashicorp/aws` |" in text
+    assert "| `key` | [`./modules/kms-key`](./modules/kms-key) |" in text
+    assert f"[aws_kms_key.this]({tf_docs.REGISTRY}/resources/kms_key)" in text
+    assert "[data.aws_region.current](" in text and text.index("aws_kms_key.this") < text.index("data.aws_region")
