@@ -85,6 +85,7 @@ def wait_for(condition: Any, timeout: float, message: str) -> None:
 def test_given_deployed_pipeline_when_migrating_live_then_target_equals_source(deployed: Stack) -> None:
     report = deployed.rehearsal.migrate(deployed.emulator, deployed.deployment, deployed.stack)
     assert report["verify"]["equal"], report["verify"]
+    assert report["encryption"]["change_objects_under_target_key"], report["encryption"]
     assert report["verify"]["source_items"] == report["verify"]["target_items"] > 0
     assert report["copy"]["reconciled"]
     assert report["copy"]["written"] + report["copy"]["skipped_exists"] + report["copy"]["skipped_deleted"] > 0

@@ -240,10 +240,14 @@ class Rehearsal:
             "drain_seconds": round(drain_seconds, 2),
             "verify": result,
         }
+        keys = deployment.outputs.get("kms_key_arns") or {}
+        if keys.get("target"):
+            report["encryption"] = self._change_object_encryption(emu, deployment.outputs, keys)
+            report["ok"] = bool(ok and report["encryption"]["change_objects_under_target_key"])
         if opts.rollback and opts.rollback_window:
             rollback = self.rollback_rehearsal(emu, deployment, stack)
             report["rollback"] = rollback
-            report["ok"] = bool(ok and rollback["ok"])
+            report["ok"] = bool(report["ok"] and rollback["ok"])
         report["emulator"] = emu.stats()
         return report
 
@@ -523,6 +527,21 @@ class Rehearsal:
             "parked": int(dlq) + parked_objects + failed_batches,
         }
 
+    def _change_object_encryption(self, emu: Sandbox, outputs: dict[str, Any], keys: dict[str, Any]) -> dict[str, Any]:
+        """The keys in use, and how the change objects that crossed accounts are actually stored."""
+        s3 = emu.session(self.options.target_account).client("s3")
+        bucket = str(outputs["change_bucket_name"])
+        listed = s3.list_objects_v2(Bucket=bucket, Prefix="changes/", MaxKeys=20).get("Contents", [])
+        stored = {
+            (head.get("ServerSideEncryption"), head.get("SSEKMSKeyId"))
+            for head in (s3.head_object(Bucket=bucket, Key=o["Key"]) for o in listed)
+        }
+        return {
+            "keys": keys,
+            "objects_checked": len(listed),
+            "change_objects_under_target_key": stored == {("aws:kms", keys["target"])},
+        }
+
     def _print_report(self) -> None:
         r = self.report
         if self.options.json_output:
@@ -552,6 +571,14 @@ class Rehearsal:
         table.add_row("lag", f"max {pipe['lag_max_ms'] / 1000:.2f}s, avg {pipe['lag_avg_ms'] / 1000:.2f}s")
         table.add_row("drain", f"{r['drain_seconds']}s after the application stopped")
         table.add_row("parked / dead-letter", str(pipe["parked"]))
+        enc = r.get("encryption")
+        if enc:
+            table.add_row(
+                "encryption",
+                f"a customer managed key per account; {enc['objects_checked']} change objects checked: "
+                + ("all SSE-KMS under the target account's key" if enc["change_objects_under_target_key"] else "NOT")
+                + f" ({enc['keys']['target']})",
+            )
         table.add_row(
             "verify",
             f"source {ver['source_items']:,} items, target {ver['target_items']:,} items, "
