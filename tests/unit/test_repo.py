@@ -63,3 +63,17 @@ def test_given_a_module_when_documenting_it_then_requirements_modules_and_resour
     assert "| `key` | [`./modules/kms-key`](./modules/kms-key) |" in text
     assert f"[aws_kms_key.this]({tf_docs.REGISTRY}/resources/kms_key)" in text
     assert "[data.aws_region.current](" in text and text.index("aws_kms_key.this") < text.index("data.aws_region")
+
+
+def test_given_the_package_version_then_the_changelog_has_a_release_section_for_it() -> None:
+    import tomllib
+
+    import dynamigrate
+
+    version = tomllib.loads((REPO / "functions" / "pyproject.toml").read_text())["project"]["version"]
+    assert dynamigrate.__version__ == version
+    assert re.fullmatch(r"\d+\.\d+\.\d+", version), "semantic versions only: MAJOR.MINOR.PATCH"
+    changelog = (REPO / "CHANGELOG.md").read_text()
+    releases = re.findall(r"^## \[(\d+\.\d+\.\d+)\] - \d{4}-\d{2}-\d{2}$", changelog, re.MULTILINE)
+    assert releases and releases[0] == version, f"the newest CHANGELOG release is {releases[:1]}, the package {version}"
+    assert f"[{version}]: " in changelog and "/tag/v" in changelog, "each release links its vX.Y.Z tag"
