@@ -72,6 +72,34 @@ override_resource {
   }
 }
 
+# The rollback pipeline's tables (used by the runs that set rollback_enabled).
+override_data {
+  target = module.rollback_source[0].data.aws_dynamodb_table.source
+  values = {
+    name             = "orders-v2"
+    arn              = "arn:aws:dynamodb:eu-central-1:222222222222:table/orders-v2"
+    stream_enabled   = true
+    stream_view_type = "NEW_AND_OLD_IMAGES"
+    stream_arn       = "arn:aws:dynamodb:eu-central-1:222222222222:table/orders-v2/stream/2024-01-01T00:00:00.000"
+    hash_key         = "pk"
+    range_key        = "sk"
+    attribute        = [{ name = "pk", type = "S" }, { name = "sk", type = "N" }]
+  }
+}
+
+
+override_data {
+  target = module.rollback_target[0].data.aws_dynamodb_table.target
+  values = {
+    name      = "orders"
+    arn       = "arn:aws:dynamodb:eu-west-1:111111111111:table/orders"
+    hash_key  = "pk"
+    range_key = "sk"
+    attribute = [{ name = "pk", type = "S" }, { name = "sk", type = "N" }]
+  }
+}
+
+
 variables {
   name              = "orders-migration"
   source_account_id = "111111111111"
@@ -352,31 +380,6 @@ run "rollback_pipeline_runs_the_other_way_in_attribute_mode" {
     version_attribute = "updated_at"
   }
 
-  override_data {
-    target = module.rollback_source[0].data.aws_dynamodb_table.source
-    values = {
-      name             = "orders-v2"
-      arn              = "arn:aws:dynamodb:eu-central-1:222222222222:table/orders-v2"
-      stream_enabled   = true
-      stream_view_type = "NEW_AND_OLD_IMAGES"
-      stream_arn       = "arn:aws:dynamodb:eu-central-1:222222222222:table/orders-v2/stream/2024-01-01T00:00:00.000"
-      hash_key         = "pk"
-      range_key        = "sk"
-      attribute        = [{ name = "pk", type = "S" }, { name = "sk", type = "N" }]
-    }
-  }
-
-  override_data {
-    target = module.rollback_target[0].data.aws_dynamodb_table.target
-    values = {
-      name      = "orders"
-      arn       = "arn:aws:dynamodb:eu-west-1:111111111111:table/orders"
-      hash_key  = "pk"
-      range_key = "sk"
-      attribute = [{ name = "pk", type = "S" }, { name = "sk", type = "N" }]
-    }
-  }
-
   assert {
     condition = (
       output.rollback.name == "orders-migration-rollback"
@@ -405,25 +408,6 @@ run "rollback_refuses_stream_mode" {
 
   variables {
     rollback_enabled = true
-  }
-
-  override_data {
-    target = module.rollback_source[0].data.aws_dynamodb_table.source
-    values = {
-      name             = "orders-v2"
-      arn              = "arn:aws:dynamodb:eu-central-1:222222222222:table/orders-v2"
-      stream_enabled   = true
-      stream_view_type = "NEW_AND_OLD_IMAGES"
-      stream_arn       = "arn:aws:dynamodb:eu-central-1:222222222222:table/orders-v2/stream/2024-01-01T00:00:00.000"
-    }
-  }
-
-  override_data {
-    target = module.rollback_target[0].data.aws_dynamodb_table.target
-    values = {
-      name = "orders"
-      arn  = "arn:aws:dynamodb:eu-west-1:111111111111:table/orders"
-    }
   }
 
   expect_failures = [output.rollback]
@@ -461,31 +445,6 @@ run "created_keys_encrypt_both_accounts_and_the_rollback_path" {
     values = {
       arn    = "arn:aws:kms:eu-west-1:111111111111:key/1111abcd-12ab-34cd-56ef-1234567890ab"
       key_id = "1111abcd-12ab-34cd-56ef-1234567890ab"
-    }
-  }
-
-  override_data {
-    target = module.rollback_source[0].data.aws_dynamodb_table.source
-    values = {
-      name             = "orders-v2"
-      arn              = "arn:aws:dynamodb:eu-central-1:222222222222:table/orders-v2"
-      stream_enabled   = true
-      stream_view_type = "NEW_AND_OLD_IMAGES"
-      stream_arn       = "arn:aws:dynamodb:eu-central-1:222222222222:table/orders-v2/stream/2024-01-01T00:00:00.000"
-      hash_key         = "pk"
-      range_key        = "sk"
-      attribute        = [{ name = "pk", type = "S" }, { name = "sk", type = "N" }]
-    }
-  }
-
-  override_data {
-    target = module.rollback_target[0].data.aws_dynamodb_table.target
-    values = {
-      name      = "orders"
-      arn       = "arn:aws:dynamodb:eu-west-1:111111111111:table/orders"
-      hash_key  = "pk"
-      range_key = "sk"
-      attribute = [{ name = "pk", type = "S" }, { name = "sk", type = "N" }]
     }
   }
 
