@@ -16,7 +16,8 @@ from dynamigrate.emulator._events import (
     sqs_event_record,
     stream_failure_record,
 )
-from dynamigrate.emulator._moto_patches import _stream_policy_allows, condition_holds
+from dynamigrate.emulator._moto_patches import _stream_policy_allows
+from dynamigrate.emulator._policy import condition_holds
 
 STREAM_ARN = "arn:aws:dynamodb:eu-west-1:111111111111:table/t/stream/2026-01-01T00:00:00"
 

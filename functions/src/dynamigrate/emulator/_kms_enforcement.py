@@ -37,7 +37,7 @@ from moto.s3.exceptions import S3ClientError
 from moto.sts.models import sts_backends
 from moto.utilities.utils import get_partition
 
-from dynamigrate.emulator._moto_patches import condition_holds
+from dynamigrate.emulator._policy import condition_holds
 
 if TYPE_CHECKING:
     from collections.abc import Callable

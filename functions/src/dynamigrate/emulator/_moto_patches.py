@@ -170,6 +170,8 @@ from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguagePa
 from moto.stepfunctions.responses import StepFunctionResponse
 
 from dynamigrate.emulator import _cloudwatch_fixes, _dynamodb_fixes
+from dynamigrate.emulator import _kms_enforcement as kms
+from dynamigrate.emulator._policy import condition_holds
 from dynamigrate.emulator._version import TESTED_VERSION, MotoVersionError, check_moto_version
 
 if TYPE_CHECKING:
@@ -474,8 +476,6 @@ def _event_bucket(event_body: Any) -> str | None:
 
 
 def _install_s3() -> None:
-    from dynamigrate.emulator import _kms_enforcement  # noqa: PLC0415 - it imports condition_holds from here
-
     def make_send(original: Any) -> Any:
         def send_event(account_id: str, event_name: Any, bucket: Any, key: Any) -> None:
             original(getattr(bucket, "account_id", account_id), event_name, bucket, key)
@@ -493,7 +493,7 @@ def _install_s3() -> None:
             if (
                 queue is not None
                 and bucket_name is not None
-                and not _kms_enforcement.s3_may_send_to_queue(queue, bucket_name, account_id)
+                and not kms.s3_may_send_to_queue(queue, bucket_name, account_id)
             ):
                 return  # dropped (and logged), as AWS drops it
             original(account_id, event_body, queue_name, region_name)
@@ -505,8 +505,6 @@ def _install_s3() -> None:
 
 
 def _install_s3_kms() -> None:
-    from dynamigrate.emulator import _kms_enforcement as kms  # noqa: PLC0415 - it imports condition_holds from here
-
     _replace(S3Response, "_key_response", kms.make_key_response)
     _replace(S3Response, "get_object", kms.make_get_object)
     _replace(S3Backend, "put_object", kms.make_put_object)
@@ -514,47 +512,6 @@ def _install_s3_kms() -> None:
     _replace(S3Backend, "create_multipart_upload", kms.make_create_multipart_upload)
     _replace(S3Backend, "upload_part", kms.make_upload_part)
     _replace(S3Backend, "upload_part_copy", kms.make_upload_part_copy)
-
-
-def _matches(operator: str, expected: Any, actual: str) -> bool | None:
-    """One IAM condition operator on a known value; None when the operator is not supported here."""
-    values = [str(value) for value in (expected if isinstance(expected, list) else [expected])]
-    if operator == "Bool":
-        return actual.lower() in {value.lower() for value in values}
-    if operator == "Null":
-        return any(value.lower() == "false" for value in values)  # the key is present
-    negated = "Not" in operator  # StringNotEquals, StringNotLike, ArnNotEquals, ArnNotLike, ...
-    positive = operator.replace("Not", "", 1)
-    if positive in ("StringEquals", "ArnEquals"):
-        hit = actual in values
-    elif positive == "StringEqualsIgnoreCase":
-        hit = actual.lower() in {value.lower() for value in values}
-    elif positive in ("StringLike", "ArnLike"):
-        hit = any(fnmatch.fnmatchcase(actual, value) for value in values)
-    else:
-        return None
-    return hit != negated
-
-
-def condition_holds(condition: dict[str, Any], context: dict[str, str]) -> bool | None:
-    """Whether an IAM ``Condition`` block holds in ``context``; None if it needs a key not in ``context``."""
-    known = {key.lower(): value for key, value in context.items()}
-    for raw_operator, entries in condition.items():
-        operator = raw_operator.split(":")[-1]  # ForAnyValue:/ForAllValues: on single-valued keys
-        if_exists = operator.endswith("IfExists")
-        operator = operator.removesuffix("IfExists")
-        for key, expected in entries.items():
-            actual = known.get(key.lower())
-            if actual is None:
-                if if_exists:
-                    continue
-                return None
-            result = _matches(operator, expected, actual)
-            if result is None:
-                return None
-            if not result:
-                return False
-    return True
 
 
 def _install_s3_policies() -> None:
