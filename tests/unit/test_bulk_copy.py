@@ -369,7 +369,9 @@ def test_given_a_cli_copy_killed_with_sigkill_when_rerun_then_nothing_is_lost(mo
         "--json",
     ]
 
-    slow = subprocess.Popen([*command, "--write-units", "200"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    # Slow enough (a 100-item page takes seconds) that the kill lands mid-copy even on a loaded machine:
+    # at 200 units the four segments' pages could all land between two polls (seen in CI).
+    slow = subprocess.Popen([*command, "--write-units", "40"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if checkpoint.exists() and json.loads(checkpoint.read_text())["read"] >= 100:
