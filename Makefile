@@ -34,6 +34,7 @@ export PYTHONDONTWRITEBYTECODE := 1
 # aliased providers it declares (configuration_aliases, hashicorp/terraform#28490);
 # examples/cross-account validates it as a child module.
 TF_MODULE_DIRS  := . $(wildcard modules/*) tests/policy-audit
+TF_JOBS         ?= 2
 TF_VALIDATE_DIRS := $(wildcard modules/*)
 TF_EXAMPLE_DIRS := $(patsubst %/main.tf,%,$(wildcard examples/*/main.tf examples/*/*/main.tf))
 PY_SOURCES      := $(shell find functions/src tools -name '*.py' 2>/dev/null)
@@ -113,18 +114,12 @@ test-unit: $(VENV)/.installed ## Python unit tests (moto in-process)
 
 .PHONY: test-terraform
 test-terraform: build tfrc ## terraform validate + terraform test (mock provider) on every module and example
-	@for d in $(TF_VALIDATE_DIRS) $(TF_EXAMPLE_DIRS); do \
-	  echo "== terraform validate $$d"; \
-	  terraform -chdir=$$d init -backend=false -input=false -no-color >/dev/null; \
-	  terraform -chdir=$$d validate -no-color; \
-	done
-	@for d in $(TF_MODULE_DIRS); do \
-	  if ls $$d/tests/*.tftest.hcl >/dev/null 2>&1; then \
-	    echo "== terraform test $$d"; \
-	    terraform -chdir=$$d init -backend=false -input=false -no-color >/dev/null; \
-	    terraform -chdir=$$d test -no-color; \
-	  fi; \
-	done
+	# $(TF_JOBS) roots at a time; each root's output is printed whole when it ends, and any failure
+	# fails the target (xargs exits non-zero when one invocation does).
+	@printf '%s\n' $(TF_VALIDATE_DIRS) $(TF_EXAMPLE_DIRS) | xargs -P $(TF_JOBS) -I{} sh -c \
+	  'out=$$(terraform -chdir={} init -backend=false -input=false -no-color 2>&1 >/dev/null && terraform -chdir={} validate -no-color 2>&1); status=$$?; printf "== terraform validate %s\n%s\n" {} "$$out"; exit $$status'
+	@printf '%s\n' $(TF_MODULE_DIRS) | xargs -P $(TF_JOBS) -I{} sh -c \
+	  'ls {}/tests/*.tftest.hcl >/dev/null 2>&1 || exit 0; out=$$(terraform -chdir={} init -backend=false -input=false -no-color 2>&1 >/dev/null && terraform -chdir={} test -no-color 2>&1); status=$$?; printf "== terraform test %s\n%s\n" {} "$$out"; exit $$status'
 
 .PHONY: test-integration
 test-integration: build tfrc ## Terraform apply + live migration on the embedded emulator
