@@ -11,7 +11,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from dynamigrate.emulator import Emulator
-from dynamigrate.emulator._policy import Principal, policy_decision
+from dynamigrate.emulator._kms_enforcement import Principal, key_policy_decision
 from tests.unit.emulator._testkit import ACCOUNT_A, ACCOUNT_B, Account, unique
 
 if TYPE_CHECKING:
@@ -528,7 +528,9 @@ CONTEXT = {"aws:PrincipalAccount": ACCOUNT_A, "kms:CallerAccount": ACCOUNT_A, "k
 def test_given_a_key_policy_statement_then_it_decides_as_kms_does(statement: dict[str, Any], expected: str) -> None:
     policy = json.dumps({"Statement": [statement]})
 
-    assert policy_decision(policy, "kms:GenerateDataKey", KEY_ARN, aws_principal(ACCOUNT_A, "r"), CONTEXT) == expected
+    assert (
+        key_policy_decision(policy, "kms:GenerateDataKey", KEY_ARN, aws_principal(ACCOUNT_A, "r"), CONTEXT) == expected
+    )
 
 
 def test_given_a_deny_and_an_allow_then_the_deny_wins_whatever_the_order() -> None:
@@ -538,7 +540,7 @@ def test_given_a_deny_and_an_allow_then_the_deny_wins_whatever_the_order() -> No
 
     for statements in ([allow_all, deny_all], [deny_all, allow_all]):
         policy = json.dumps({"Statement": statements})
-        assert policy_decision(policy, "kms:Decrypt", KEY_ARN, principal, CONTEXT) == "deny"
+        assert key_policy_decision(policy, "kms:Decrypt", KEY_ARN, principal, CONTEXT) == "deny"
 
 
 def test_given_a_stopped_emulator_then_moto_s3_is_restored(tmp_path: Path) -> None:

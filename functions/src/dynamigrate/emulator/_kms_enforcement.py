@@ -24,9 +24,12 @@ account and across accounts alike.
 
 from __future__ import annotations
 
+import fnmatch
+import json
 import logging
 import threading
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal
 
 from moto.iam.models import iam_backends
 from moto.kms.models import kms_backends
@@ -34,7 +37,7 @@ from moto.s3.exceptions import S3ClientError
 from moto.sts.models import sts_backends
 from moto.utilities.utils import get_partition
 
-from dynamigrate.emulator._policy import Principal, policy_decision
+from dynamigrate.emulator._policy import condition_holds
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -57,12 +60,91 @@ _BUCKET_KEY = "x-amz-server-side-encryption-bucket-key-enabled"
 # The S3 object request being served on this thread (set around moto's S3Response._key_response).
 _tls = threading.local()
 
+Decision = Literal["allow", "deny", "none"]
+
 
 class KmsRequestError(S3ClientError):
     """An S3 error caused by KMS, serialised by moto as S3 serialises errors (AccessDenied is a 403, the rest 400)."""
 
     def __init__(self, code: str, message: str) -> None:
         super().__init__(code, message)
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who asks KMS: an AWS principal (role session, IAM user, account root) or a service principal."""
+
+    arn: str  # shown in AccessDenied messages (the session ARN for an assumed role)
+    principal_arn: str  # aws:PrincipalArn (the role ARN for an assumed role)
+    account: str
+    names: frozenset[str]  # the "AWS" principal values of a key policy that name it
+    service: str | None = None
+
+
+# ------------------------------------------------------------------ policies
+
+
+def _as_list(value: Any) -> list[Any]:
+    if value is None:
+        return []
+    return value if isinstance(value, list) else [value]
+
+
+def _principal_matches(spec: Any, principal: Principal) -> bool:
+    if spec == "*":
+        return True
+    if not isinstance(spec, dict):
+        return False
+    aws = [str(value) for value in _as_list(spec.get("AWS"))]
+    if "*" in aws:
+        return True
+    if principal.service is not None:
+        return principal.service in _as_list(spec.get("Service"))
+    return any(value in principal.names for value in aws)
+
+
+def _statement_applies(
+    statement: dict[str, Any], action: str, resource: str, principal: Principal, context: dict[str, str]
+) -> bool:
+    action = action.lower()
+    if "NotAction" in statement:
+        if any(fnmatch.fnmatchcase(action, str(p).lower()) for p in _as_list(statement["NotAction"])):
+            return False
+    elif not any(fnmatch.fnmatchcase(action, str(p).lower()) for p in _as_list(statement.get("Action"))):
+        return False
+    if "NotResource" in statement:
+        if any(fnmatch.fnmatchcase(resource, str(p)) for p in _as_list(statement["NotResource"])):
+            return False
+    elif "Resource" in statement and not any(
+        fnmatch.fnmatchcase(resource, str(p)) for p in _as_list(statement["Resource"])
+    ):
+        return False
+    if "NotPrincipal" in statement:
+        if _principal_matches(statement["NotPrincipal"], principal):
+            return False
+    elif not _principal_matches(statement.get("Principal"), principal):
+        return False
+    condition = statement.get("Condition")
+    return not condition or condition_holds(condition, context) is True
+
+
+def key_policy_decision(
+    policy: str | None, action: str, key_arn: str, principal: Principal, context: dict[str, str]
+) -> Decision:
+    """``deny`` if a Deny statement applies, else ``allow`` if an Allow statement does, else ``none``."""
+    try:
+        document = json.loads(policy or "{}")
+    except ValueError:
+        return "none"
+    statements = document.get("Statement", []) if isinstance(document, dict) else []
+    allowed = False
+    for statement in _as_list(statements):
+        if not isinstance(statement, dict) or not _statement_applies(statement, action, key_arn, principal, context):
+            continue
+        if statement.get("Effect") == "Deny":
+            return "deny"
+        allowed = allowed or statement.get("Effect") == "Allow"
+    return "allow" if allowed else "none"
 
 
 # ---------------------------------------------------------------------- keys
@@ -119,7 +201,7 @@ def _check_state(key: Key) -> None:
 
 
 def _authorize(key: Key, action: str, principal: Principal, context: dict[str, str]) -> None:
-    decision = policy_decision(key.policy, action, key.arn, principal, context)
+    decision = key_policy_decision(key.policy, action, key.arn, principal, context)
     if decision == "allow":
         return
     reason = (
@@ -391,7 +473,7 @@ def s3_may_send_to_queue(queue: Queue, bucket_name: str, bucket_account: str) ->
     missing = [
         action
         for action in (GENERATE_DATA_KEY, DECRYPT)
-        if policy_decision(key.policy, action, key.arn, principal, context) != "allow"
+        if key_policy_decision(key.policy, action, key.arn, principal, context) != "allow"
     ]
     if missing:
         LOG.error(

@@ -149,6 +149,7 @@ the local runner, without batching or retry semantics).
 
 from __future__ import annotations
 
+import fnmatch
 import importlib
 import json
 import threading
@@ -170,7 +171,7 @@ from moto.stepfunctions.responses import StepFunctionResponse
 
 from dynamigrate.emulator import _cloudwatch_fixes, _dynamodb_fixes
 from dynamigrate.emulator import _kms_enforcement as kms
-from dynamigrate.emulator._policy import Principal, condition_holds, policy_decision
+from dynamigrate.emulator._policy import condition_holds
 from dynamigrate.emulator._version import TESTED_VERSION, MotoVersionError, check_moto_version
 
 if TYPE_CHECKING:
@@ -559,11 +560,32 @@ _STREAM_READ = "dynamodb:GetRecords"
 
 def _stream_policy_allows(policy: str | None, role_arn: str, role_account: str, stream_arn: str) -> bool:
     """Whether a stream's resource-based policy lets ``role_arn`` read it (Allow, no matching Deny)."""
-    root = f"arn:aws:iam::{role_account}:root"
-    names = frozenset({role_arn, root, role_account})
-    reader = Principal(arn=role_arn, principal_arn=role_arn, account=role_account, names=names)
+    if not policy:
+        return False
     context = {"aws:PrincipalArn": role_arn, "aws:PrincipalAccount": role_account, **_REQUEST_CONTEXT}
-    return policy_decision(policy, _STREAM_READ, stream_arn, reader, context) == "allow"
+    statements = json.loads(policy).get("Statement", [])
+    allowed = False
+    for statement in statements if isinstance(statements, list) else [statements]:
+        actions = statement.get("Action", [])
+        actions = [actions] if isinstance(actions, str) else actions
+        resources = statement.get("Resource", [])
+        resources = [resources] if isinstance(resources, str) else resources
+        principals = (statement.get("Principal") or {}).get("AWS", []) if statement.get("Principal") != "*" else ["*"]
+        principals = [principals] if isinstance(principals, str) else principals
+        if not any(fnmatch.fnmatchcase(_STREAM_READ, a) for a in actions):
+            continue
+        if not any(fnmatch.fnmatchcase(stream_arn, r) for r in resources):
+            continue
+        root = f"arn:aws:iam::{role_account}:root"
+        if not any(p in ("*", role_arn, root, role_account) for p in principals):
+            continue
+        condition = statement.get("Condition")
+        if condition and condition_holds(condition, context) is not True:
+            continue
+        if statement.get("Effect") == "Deny":
+            return False
+        allowed = allowed or statement.get("Effect") == "Allow"
+    return allowed
 
 
 def _cross_account_stream_mapping(backend: LambdaBackend, spec: dict[str, Any]) -> EventSourceMapping:

@@ -1,4 +1,4 @@
-"""Resource policy evaluation (statements, principals, IAM conditions) for the policies the emulator enforces.
+"""IAM condition evaluation for the resource policies the emulator enforces.
 
 Shared by the bucket policy, stream resource policy and KMS key policy checks of
 :mod:`dynamigrate.emulator._moto_patches` and :mod:`dynamigrate.emulator._kms_enforcement`.
@@ -7,11 +7,7 @@ Shared by the bucket policy, stream resource policy and KMS key policy checks of
 from __future__ import annotations
 
 import fnmatch
-import json
-from dataclasses import dataclass
-from typing import Any, Literal
-
-Decision = Literal["allow", "deny", "none"]
+from typing import Any
 
 
 def _matches(operator: str, expected: Any, actual: str) -> bool | None:
@@ -53,77 +49,3 @@ def condition_holds(condition: dict[str, Any], context: dict[str, str]) -> bool 
             if not result:
                 return False
     return True
-
-
-@dataclass(frozen=True)
-class Principal:
-    """Who asks: an AWS principal (role session, IAM user, account root) or a service principal."""
-
-    arn: str  # shown in AccessDenied messages (the session ARN for an assumed role)
-    principal_arn: str  # aws:PrincipalArn (the role ARN for an assumed role)
-    account: str
-    names: frozenset[str]  # the "AWS" principal values of a policy that name it
-    service: str | None = None
-
-
-def _as_list(value: Any) -> list[Any]:
-    if value is None:
-        return []
-    return value if isinstance(value, list) else [value]
-
-
-def _principal_matches(spec: Any, principal: Principal) -> bool:
-    if spec == "*":
-        return True
-    if not isinstance(spec, dict):
-        return False
-    aws = [str(value) for value in _as_list(spec.get("AWS"))]
-    if "*" in aws:
-        return True
-    if principal.service is not None:
-        return principal.service in _as_list(spec.get("Service"))
-    return any(value in principal.names for value in aws)
-
-
-def _statement_applies(
-    statement: dict[str, Any], action: str, resource: str, principal: Principal, context: dict[str, str]
-) -> bool:
-    action = action.lower()
-    if "NotAction" in statement:
-        if any(fnmatch.fnmatchcase(action, str(p).lower()) for p in _as_list(statement["NotAction"])):
-            return False
-    elif not any(fnmatch.fnmatchcase(action, str(p).lower()) for p in _as_list(statement.get("Action"))):
-        return False
-    if "NotResource" in statement:
-        if any(fnmatch.fnmatchcase(resource, str(p)) for p in _as_list(statement["NotResource"])):
-            return False
-    elif "Resource" in statement and not any(
-        fnmatch.fnmatchcase(resource, str(p)) for p in _as_list(statement["Resource"])
-    ):
-        return False
-    if "NotPrincipal" in statement:
-        if _principal_matches(statement["NotPrincipal"], principal):
-            return False
-    elif not _principal_matches(statement.get("Principal"), principal):
-        return False
-    condition = statement.get("Condition")
-    return not condition or condition_holds(condition, context) is True
-
-
-def policy_decision(
-    policy: str | None, action: str, resource: str, principal: Principal, context: dict[str, str]
-) -> Decision:
-    """``deny`` if a Deny statement applies, else ``allow`` if an Allow statement does, else ``none``."""
-    try:
-        document = json.loads(policy or "{}")
-    except ValueError:
-        return "none"
-    statements = document.get("Statement", []) if isinstance(document, dict) else []
-    allowed = False
-    for statement in _as_list(statements):
-        if not isinstance(statement, dict) or not _statement_applies(statement, action, resource, principal, context):
-            continue
-        if statement.get("Effect") == "Deny":
-            return "deny"
-        allowed = allowed or statement.get("Effect") == "Allow"
-    return "allow" if allowed else "none"
