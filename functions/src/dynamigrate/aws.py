@@ -9,6 +9,9 @@ handler uses. The CLI's per-account sessions live in ``dynamigrate.accounts``.
 Endpoints: botocore honours ``AWS_ENDPOINT_URL`` (and per-service
 ``AWS_ENDPOINT_URL_<SERVICE>``), which is how the emulator and LocalStack are
 reached; nothing here hard-codes an endpoint.
+
+DynamoDB clients send and parse items through ``sdkcodec``: the same bytes
+and results as botocore's own model walk, at a fraction of the CPU.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import botocore.session
 from botocore.config import Config
 
 from dynamigrate import __version__
+from dynamigrate.sdkcodec import fast
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -48,7 +52,7 @@ def _cached(service: str) -> Any:
             client = _clients.get(service)
             if client is None:
                 client = botocore.session.get_session().create_client(service, config=BOTO_CONFIG)
-                _clients[service] = client
+                _clients[service] = fast(client) if service == "dynamodb" else client
     return client
 
 
