@@ -51,12 +51,18 @@ class _Unknown(Exception):
     """A value the shortcut does not handle: botocore's own code takes the whole item."""
 
 
-@functools.lru_cache(maxsize=64)  # botocore builds each shape once per service model
-def _is_attribute_value(shape: Any) -> bool:
+@functools.lru_cache(maxsize=256)  # botocore builds each shape once per operation model; identity-hashed
+def is_attribute_value(shape: Any) -> bool:
+    """DynamoDB's AttributeValue: a structure of exactly its ten members, none renamed on the wire.
+
+    Also what the emulator's request parser checks (moto parses with botocore's shapes).
+    """
     return bool(
         shape.name == "AttributeValue"
         and shape.type_name == "structure"
+        and not shape.is_document_type
         and shape.members.keys() == ATTRIBUTE_VALUE_MEMBERS
+        and all("name" not in member.serialization for member in shape.members.values())
     )
 
 
@@ -111,7 +117,7 @@ class FastParser(parsers.JSONParser):
     _blob_parser: Any  # set by botocore's ResponseParser.__init__ (not in the type stubs)
 
     def _handle_structure(self, shape: Any, value: Any) -> Any:
-        if _is_attribute_value(shape):
+        if is_attribute_value(shape):
             try:
                 return _decode(value, self._blob_parser)
             except (_Unknown, AttributeError, TypeError):
@@ -119,7 +125,7 @@ class FastParser(parsers.JSONParser):
         return cast("Any", super())._handle_structure(shape, value)  # private in botocore, not in its stubs
 
     def _handle_map(self, shape: Any, value: Any) -> Any:
-        if _is_attribute_value(shape.value) and type(value) is dict:  # an item, a key: every attribute at once
+        if is_attribute_value(shape.value) and type(value) is dict:  # an item, a key: every attribute at once
             try:
                 return {name: _decode(member, self._blob_parser) for name, member in value.items()}
             except (_Unknown, AttributeError, TypeError):
@@ -131,7 +137,7 @@ class FastSerializer(serialize.JSONSerializer):
     """botocore's JSON request serializer; an AttributeValue in one step (see the module docstring)."""
 
     def _serialize_type_structure(self, serialized: Any, value: Any, shape: Any, key: Any) -> None:
-        if key is not None and _is_attribute_value(shape):
+        if key is not None and is_attribute_value(shape):
             try:
                 serialized[key] = _encode(value)
                 return
@@ -153,7 +159,7 @@ class FastSerializer(serialize.JSONSerializer):
                 walk(serialized, member_value, member_shape, name)
 
     def _serialize_type_map(self, serialized: Any, value: Any, shape: Any, key: Any) -> None:
-        if _is_attribute_value(shape.value) and type(value) is dict:  # an item, a key: every attribute at once
+        if is_attribute_value(shape.value) and type(value) is dict:  # an item, a key: every attribute at once
             try:
                 serialized[key] = {name: _encode(member) for name, member in value.items()}
                 return

@@ -112,6 +112,8 @@ from moto.dynamodb.models.utilities import bytesize, dynamo_json_dump
 from moto.dynamodb.responses import DynamoResult
 from moto.utilities.utils import md5_hash
 
+from dynamigrate.sdkcodec import is_attribute_value
+
 WRITE_LOCK = threading.RLock()
 _REQUEST = threading.local()  # body_bytes: the size of the TransactWriteItems request being handled
 ITEM_OPERATIONS = frozenset(
@@ -531,19 +533,6 @@ def _fast_dynamo_to_dict(original: Any) -> Any:
     return dynamo_to_dict
 
 
-_ATTRIBUTE_VALUE_MEMBERS = frozenset({"S", "N", "B", "SS", "NS", "BS", "M", "L", "NULL", "BOOL"})
-
-
-@functools.lru_cache(maxsize=256)  # botocore builds each shape once per service model
-def _is_attribute_value(shape: Any) -> bool:
-    """DynamoDB's AttributeValue: a structure of the ten members, none renamed (shapes are cached by botocore)."""
-    return (
-        not shape.is_document_type
-        and shape.members.keys() == _ATTRIBUTE_VALUE_MEMBERS
-        and all("name" not in member.serialization for member in shape.members.values())
-    )
-
-
 @functools.lru_cache(maxsize=2048)  # shapes are built once per service model and hashable by identity
 def _wire_members(shape: Any) -> tuple[tuple[str, str, Any, bool], ...]:
     """(name on the wire, member name, member shape, is a string) for each member, in the shape's order."""
@@ -571,7 +560,7 @@ def _fast_parse_structure(original: Any) -> Any:
         strings_as_is = not hasattr(self, "_parse_string")  # moto's JSON parser keeps strings as they are
         parse_shape: Any = self._parse_shape  # untyped in moto
         parsed = self.MAP_TYPE()
-        if shape.name == "AttributeValue" and _is_attribute_value(shape):
+        if is_attribute_value(shape):
             members = shape.members
             for name, raw in value.items():
                 if raw is None or name not in members:
