@@ -7,7 +7,7 @@ DynamoDB never share a CPU: on a shared core the client's own work would count
 against the emulator's ceiling. (The emulator is one Python process: it uses
 one core at a time whatever it is given.) A last pass repeats the ceiling and
 the 4-segment copy with both processes free to use every core, and prints that
-ratio too. With one core there is nothing to pin and only that pass runs.
+ratio too. With one core (or no CPU affinity, as on macOS) only that pass runs.
 
 * the emulator's ceiling: unconditional ``BatchWriteItem`` of N items of about
   1 KB (8 writer threads, the same client as the copy's writer), items/s;
@@ -75,7 +75,9 @@ def free_port() -> int:
 
 
 def placement() -> tuple[set[int], set[int]] | None:
-    """(the emulator's core, the client's cores), or None when there is only one core to run on."""
+    """(the emulator's core, the client's cores), or None with one core, or no CPU affinity (macOS, Windows)."""
+    if not hasattr(os, "sched_getaffinity"):
+        return None
     cores = sorted(os.sched_getaffinity(0))
     return ({cores[0]}, set(cores[1:])) if len(cores) > 1 else None
 
@@ -205,14 +207,15 @@ def bench_copies(tmp: Path) -> dict[str, Any]:
     figures: dict[str, Any] = {}
     cores = placement()
     passes = [("pinned", SEGMENTS, cores), ("shared", (4,), None)] if cores else [("shared", SEGMENTS, None)]
-    everything = os.sched_getaffinity(0)
     for name, segment_counts, pinned in passes:
         process, endpoint = start_emulator(tmp, pinned[0] if pinned else None)
-        os.sched_setaffinity(0, pinned[1] if pinned else everything)
+        if pinned:
+            os.sched_setaffinity(0, pinned[1])
         try:
             figures[name] = bench_backfill(client(endpoint), client(endpoint, validate=False), segment_counts)
         finally:
-            os.sched_setaffinity(0, everything)
+            if pinned:
+                os.sched_setaffinity(0, pinned[0] | pinned[1])
             process.terminate()
             process.wait(timeout=30)
         where = (
