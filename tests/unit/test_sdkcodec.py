@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 import boto3
+import jmespath
 import pytest
 from botocore import parsers, serialize
 from botocore.config import Config
@@ -13,7 +14,7 @@ from botocore.session import get_session
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dynamigrate.sdkcodec import FastParser, FastParserFactory, FastSerializer, fast
+from dynamigrate.sdkcodec import FastParser, FastParserFactory, FastSerializer, compiled_path, fast
 
 MODEL = get_session().get_service_model("dynamodb")
 names = st.text(min_size=1, max_size=8)
@@ -167,3 +168,78 @@ def test_given_a_client_when_made_fast_then_items_round_trip_through_dynamodb(mo
     if validate:  # a validating client still validates
         with pytest.raises(Exception, match="Parameter validation failed"):
             client.put_item(TableName="t", Item="not an item")  # type: ignore[arg-type]
+
+
+CONTEXT_PATHS = sorted(
+    {
+        parameter["path"]
+        for operation in MODEL.operation_names
+        for parameter in dict(MODEL.operation_model(operation).operation_context_parameters or {}).values()
+    }
+)
+# JSON-like values over the names these paths read, with the odd shapes an unvalidated request may hold.
+path_names = st.sampled_from(["TransactItems", "ConditionCheck", "Put", "Delete", "Update", "Get", "TableName", "x"])
+json_values = st.recursive(
+    st.one_of(st.none(), st.booleans(), st.integers(-3, 3), st.text(max_size=3)),
+    lambda inner: st.one_of(st.lists(inner, max_size=4), st.dictionaries(path_names, inner, max_size=4)),
+    max_leaves=25,
+)
+table_names = st.one_of(st.text(min_size=1, max_size=5), st.none(), st.lists(st.text(max_size=2), max_size=2))
+actions = st.lists(
+    st.one_of(
+        st.dictionaries(
+            st.sampled_from(["ConditionCheck", "Put", "Delete", "Update", "Get"]),
+            st.one_of(st.fixed_dictionaries({"TableName": table_names}), json_values),
+            max_size=3,
+        ),
+        json_values,
+    ),
+    max_size=8,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(st.fixed_dictionaries({"TransactItems": actions}), st.dictionaries(path_names, json_values)))
+def test_given_any_request_then_compiled_endpoint_paths_match_jmespath(request: dict[str, Any]) -> None:
+    assert "TransactItems[*].[ConditionCheck.TableName, Put.TableName, Delete.TableName, Update.TableName][]" in (
+        CONTEXT_PATHS
+    )
+    for path in CONTEXT_PATHS:
+        if path.startswith("keys("):  # a JMESPath function: left to jmespath, which raises on non-objects
+            continue
+        assert compiled_path(path)(request) == jmespath.search(path, request), path
+
+
+def test_given_paths_with_nodes_not_compiled_then_jmespath_evaluates_them() -> None:
+    request = {"RequestItems": {"a": [], "b": []}, "TransactItems": [{"Put": {"TableName": "t"}}, {"Put": {}}]}
+    for path in ["keys(RequestItems)", "TransactItems[?Put.TableName == 't'].Put.TableName", "TransactItems[0]"]:
+        assert compiled_path(path)(request) == jmespath.search(path, request)
+    with pytest.raises(jmespath.exceptions.JMESPathTypeError):  # the same error botocore would see
+        compiled_path("keys(RequestItems)")({"RequestItems": None})
+
+
+def test_given_a_fast_client_then_its_endpoint_parameters_equal_botocore_s() -> None:
+    stock = boto3.client("dynamodb", region_name="eu-west-1")
+    mine = fast(boto3.client("dynamodb", region_name="eu-west-1"))
+    requests = {
+        "TransactWriteItems": {
+            "TransactItems": [
+                {"ConditionCheck": {"TableName": "arn:aws:dynamodb:eu-west-1:111122223333:table/l", "Key": {}}},
+                {"Put": {"TableName": "t", "Item": {}}},
+                {"Delete": {"TableName": "d", "Key": {}}},
+                {"Update": {"TableName": "u", "Key": {}}},
+            ]
+        },
+        "TransactGetItems": {"TransactItems": [{"Get": {"TableName": "g", "Key": {}}}]},
+        "BatchWriteItem": {"RequestItems": {"t": [], "u": []}},
+        "ImportTable": {"TableCreationParameters": {"TableName": "n"}},
+        "GetItem": {"TableName": "t", "Key": {}},
+    }
+    for operation, params in requests.items():
+        model = MODEL.operation_model(operation)
+        resolved = [
+            client._ruleset_resolver._get_provider_params(model, params, {})  # type: ignore[attr-defined]
+            for client in (stock, mine)
+        ]
+        assert resolved[0] == resolved[1], operation
+        assert resolved[1].get("ResourceArnList") or resolved[1].get("ResourceArn") or operation == "GetItem"
