@@ -77,6 +77,22 @@ REQUESTS: list[tuple[str, str, dict[str, Any]]] = [
             ],
         },
     ),
+    (  # values the one-step conversion does not take: moto's own walk gives its own result for each
+        "dynamodb",
+        "PutItem",
+        {
+            "TableName": "t",
+            "Item": {
+                "pk": {"S": "k"},
+                "two": {"N": "1", "S": "a"},  # moto keeps both, in the shape's order
+                "chars": {"SS": "abc"},  # a string where a list belongs: moto lists its characters
+                "unknown": {"X": "a type added later"},
+                "null": {"S": None},
+                "deep": {"M": {"odd": {"BOOL": 1}, "fine": {"S": "x"}}},
+            },
+            "ExpressionAttributeValues": {":b": {"B": BLOB}, ":l": {"L": [{"NS": ["1"]}, {"BS": [BLOB]}]}},
+        },
+    ),
     ("kms", "Encrypt", {"KeyId": "alias/k", "Plaintext": BLOB, "EncryptionContext": {"a": "b"}}),
 ]
 
