@@ -125,3 +125,25 @@ def test_given_a_json_request_then_the_fast_parser_gives_moto_s_result_in_moto_s
 
     assert _ordered(fast) == _ordered(stock)
     assert fast  # the request was parsed into something, not an empty result on both sides
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        '{"Items": [{"note": {"S": "RequestId is not a tag here"}}]}',  # JSON: returned as it is
+        "<Result><RequestId>moto's</RequestId></Result>",  # XML: the id rewritten, as moto does
+        b"<RequestId>bytes</RequestId>",  # not a str: moto's expression fails on it and keeps it
+    ],
+)
+def test_given_a_response_then_the_request_id_step_gives_moto_s_result(body: Any) -> None:
+    from moto.core.responses import BaseResponse
+
+    stock = BaseResponse._enrich_response.__wrapped__  # type: ignore[attr-defined]
+    mine_headers, mine = BaseResponse._enrich_response({"status": 200}, body)
+    stock_headers, expected = stock({"status": 200}, body)
+    assert mine_headers.keys() == stock_headers.keys() == {"status", "x-amzn-requestid"}
+    assert mine_headers["status"] == "200"
+    request_id = mine_headers["x-amzn-requestid"]  # random per call: compare with this call's own
+    assert mine == expected.replace(stock_headers["x-amzn-requestid"], request_id) if isinstance(body, str) else body
+    if isinstance(body, str) and "<RequestId>" in body:
+        assert f"<RequestId>{request_id}</RequestId>" in mine
