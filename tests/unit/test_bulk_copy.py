@@ -271,6 +271,41 @@ def test_given_a_copy_stopped_midway_when_rerun_with_its_checkpoint_then_it_fini
     assert again.read == 300 and again.resumed_from == 300  # already complete: nothing is read again
 
 
+def test_given_planning_that_crashes_mid_page_when_rerun_then_the_page_is_copied_once(
+    moto_aws: None, tmp_path: Path
+) -> None:
+    client = boto3.client("dynamodb")
+    rule = make_tables(client, items=120)
+    checkpoint = tmp_path / "copy.json"
+    planned: list[int] = []
+
+    def crash_once(item: dict[str, Any]) -> dict[str, Any]:  # a bug in a transform, not a refusal of one item
+        planned.append(1)
+        if len(planned) == 80:  # past the first request's worth (50 copies), already handed to the writers
+            raise RuntimeError("transform bug")
+        return item
+
+    with pytest.raises(RuntimeError, match="transform bug"):
+        backfill(
+            client,
+            client,
+            "src",
+            rule,
+            segments=1,
+            threads=1,
+            transform=crash_once,
+            transform_name="t",
+            checkpoint=checkpoint,
+        )
+    # The page was never recorded (no checkpoint yet): handed to the writers or not, its copies are redone.
+    assert not checkpoint.exists() or json.loads(checkpoint.read_text())["read"] == 0
+    report = backfill(
+        client, client, "src", rule, segments=1, transform=crash_once, transform_name="t", checkpoint=checkpoint
+    )
+    assert report.read == 120 and report.reconciled and report.ok
+    assert verify(client, client, "src", "dst", source_key=("pk", "sk"), target_key=("pk", "sk")).equal
+
+
 class Crashing(Recorder):
     """Raises an unexpected error on one chosen request (a bug, not a DynamoDB refusal)."""
 

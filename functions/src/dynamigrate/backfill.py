@@ -269,13 +269,35 @@ class _Copy:
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def submit_page(self, writers: ThreadPoolExecutor, page: list[Item]) -> _PageInFlight:
-        """Plan one page's copies and hand them to the writers; the page is done when its futures are."""
-        planned = [plan_copy_or_park(self.rule, self.transform, item) for item in page]
-        results = [p for p in planned if isinstance(p, Result)]
-        todo = [p for p in planned if not isinstance(p, Result)]
-        random.shuffle(todo)  # spread consecutive writes over the target's partitions
-        chunks = [todo[i : i + COPIES_PER_REQUEST] for i in range(0, len(todo), COPIES_PER_REQUEST)]
-        return _PageInFlight(len(page), results, [writers.submit(self.batcher.run, chunk) for chunk in chunks])
+        """Plan one page's copies and hand them to the writers; the page is done when its futures are.
+
+        Each request's worth of copies is handed over as soon as it is planned, so
+        the writers start on a page while the rest of it is still being planned
+        (with every segment planning its page under one GIL, planning whole pages
+        first kept the target idle at the start of each round of pages).
+        """
+        order = list(page)
+        random.shuffle(order)  # spread consecutive writes over the target's partitions
+        results: list[Result] = []
+        writes: list[Future[list[Result]]] = []
+        todo: list[Write] = []
+        try:
+            for item in order:
+                planned = plan_copy_or_park(self.rule, self.transform, item)
+                if isinstance(planned, Result):
+                    results.append(planned)
+                    continue
+                todo.append(planned)
+                if len(todo) == COPIES_PER_REQUEST:
+                    writes.append(writers.submit(self.batcher.run, todo))
+                    todo = []
+            if todo:
+                writes.append(writers.submit(self.batcher.run, todo))
+        except BaseException:
+            for future in writes:  # not recorded: none may run past a page that failed (running ones finish)
+                future.cancel()
+            raise
+        return _PageInFlight(len(page), results, writes)
 
     def record(self, segment: int, page: _PageInFlight, last: Item | None) -> None:
         """Count a written page and checkpoint the segment past it (pages are recorded in scan order)."""
