@@ -1,9 +1,10 @@
-"""The emulator's request parsing shortcuts give exactly moto's results (same values, same key order)."""
+"""The emulator's request and response shortcuts give exactly moto's results (same values, same key order)."""
 
 from __future__ import annotations
 
 import base64
 import json
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -147,3 +148,23 @@ def test_given_a_response_then_the_request_id_step_gives_moto_s_result(body: Any
     assert mine == expected.replace(stock_headers["x-amzn-requestid"], request_id) if isinstance(body, str) else body
     if isinstance(body, str) and "<RequestId>" in body:
         assert f"<RequestId>{request_id}</RequestId>" in mine
+
+
+@pytest.mark.parametrize(
+    "result",
+    [
+        {"Items": [{"b": b"\x00\xff", "s": "caf\u00e9 \u2603", "n": "1.50"}], "Count": 1, "ScannedCount": 1.5},
+        {"When": datetime(2026, 12, 3, 12, 0, 0, tzinfo=UTC)},  # a timestamp number, as moto writes it
+        {"Big": 2**70},  # past orjson's integers: json.dumps writes it
+        {"Odd": "\ud800"},  # a lone surrogate: orjson refuses, json.dumps escapes it
+        {1: "a key that is not a string"},
+    ],
+)
+def test_given_an_item_response_then_it_is_the_json_value_json_dumps_gives(result: dict[Any, Any]) -> None:
+    expected = json.dumps(result, default=_dynamodb_fixes._json_default, separators=(",", ":"))
+    assert json.loads(_dynamodb_fixes._dumped(result)) == json.loads(expected)
+
+
+def test_given_a_value_no_encoder_takes_then_json_dumps_s_error_names_it() -> None:
+    with pytest.raises(TypeError, match="cannot serialise object"):
+        _dynamodb_fixes._dumped({"x": object()})

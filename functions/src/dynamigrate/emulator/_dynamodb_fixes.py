@@ -27,9 +27,12 @@ moto 5.2 serialises every response by walking botocore's service model
 (moto/core/serialize.py), which costs about 20 ms per item of a realistic
 shape: a Scan of 300 items took 6 s. DynamoDB's wire format for items *is*
 typed JSON, which moto already holds, so the data-plane operations that
-return items (``ITEM_OPERATIONS``) are written with ``json.dumps`` instead,
-binaries base64-encoded as the model serialiser does. Every other operation
-keeps moto's serialiser. Measured: the same Scan takes 0.1 s. Two more
+return items (``ITEM_OPERATIONS``) are written with orjson (``json.dumps``
+where orjson is missing or refuses a value: big integers, lone surrogates)
+instead, binaries base64-encoded as the model serialiser does. Every other
+operation keeps moto's serialiser. Measured: the same Scan takes 0.1 s; orjson
+writes a 1 MB Scan page in a twentieth of ``json.dumps``'s time, which the
+bulk copy's reads pay and the ``BatchWriteItem`` ceiling does not. Two more
 conversions of every item are shortened, with the same results: moto's
 request parser visits all ten members of the ``AttributeValue`` structure for
 each attribute (it holds one), and its ``dynamo_to_dict`` checks five types
@@ -121,6 +124,11 @@ from moto.dynamodb.responses import DynamoResult
 from moto.utilities.utils import md5_hash
 
 from dynamigrate.sdkcodec import decoded, decoded_map, is_attribute_value
+
+try:
+    import orjson
+except ImportError:  # pragma: no cover - orjson is in the development requirements; the stdlib takes over
+    orjson = None  # type: ignore[assignment]
 
 WRITE_LOCK = threading.RLock()
 _REQUEST = threading.local()  # body_bytes: the size of the TransactWriteItems request being handled
@@ -626,13 +634,22 @@ def _json_default(value: Any) -> Any:
     raise TypeError(f"cannot serialise {type(value).__name__}")
 
 
+def _dumped(result: Any) -> str:
+    """A response in compact JSON: orjson when it takes the value, ``json.dumps`` otherwise (same JSON value)."""
+    if orjson is not None:
+        try:  # datetimes passed to _json_default, as json.dumps does, instead of orjson's RFC 3339 strings
+            return orjson.dumps(result, default=_json_default, option=orjson.OPT_PASSTHROUGH_DATETIME).decode()
+        except TypeError:  # orjson.JSONEncodeError: json.dumps decides, with its own result or error
+            pass
+    return json.dumps(result, default=_json_default, separators=(",", ":"))
+
+
 def _fast_execute_result(original: Any) -> Any:
     @functools.wraps(original)
     def execute_result(self: DynamoResult, context: Any) -> Any:
         if context.operation_model.name not in ITEM_OPERATIONS or isinstance(self.result, Exception):
             return original(self, context)
-        body = json.dumps(self.result, default=_json_default, separators=(",", ":"))
-        return 200, {"Content-Type": "application/x-amz-json-1.0"}, body
+        return 200, {"Content-Type": "application/x-amz-json-1.0"}, _dumped(self.result)
 
     return execute_result
 
